@@ -130,6 +130,8 @@ class _FileLayout:
     required: tuple[str, ...]
     optional: tuple[str, ...]
     example_row: str
+    # The problem message for a file with a header but no rows, or None when that is valid.
+    no_rows_message: str | None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -151,6 +153,7 @@ SCHOOLS_LAYOUT = _FileLayout(
     ),
     optional=("note",),
     example_row="02M800,2908525647,yes,yes,yes,City High School",
+    no_rows_message="The file has a header line but no school rows, so no school would sync.",
 )
 
 TERMS_LAYOUT = _FileLayout(
@@ -158,6 +161,7 @@ TERMS_LAYOUT = _FileLayout(
     required=("school_year", "sis_term_code", "grading_period_title"),
     optional=("sis_school_id",),
     example_row="2016,S1,2015-16 Semester 1,",
+    no_rows_message=None,
 )
 
 
@@ -176,18 +180,6 @@ def read_school_mappings(path: PathArg) -> list[SchoolMapping]:
     """
     display_path = str(path)
     rows, problems = _read_table(path, SCHOOLS_LAYOUT)
-    if rows is not None and not rows:
-        problems.append(
-            Problem(
-                display_path,
-                None,
-                None,
-                None,
-                "The file has a header line but no school rows, so no school would sync.",
-                f"Add one row per SIS school below the header, for example "
-                f"{SCHOOLS_LAYOUT.example_row}",
-            )
-        )
 
     mappings: list[SchoolMapping] = []
     for row in rows or []:
@@ -310,8 +302,8 @@ def resolve_grading_period(
     year = _parse_year_digits(str(school_year).strip())
     if year is None:
         return None
-    school_id = sis_school_id.strip()
-    code = term_code.strip()
+    school_id = str(sis_school_id).strip()
+    code = str(term_code).strip()
     title_for_all_schools = None
     for mapping in mappings:
         if mapping.school_year != year or mapping.sis_term_code != code:
@@ -338,7 +330,9 @@ def _read_table(path: PathArg, layout: _FileLayout) -> tuple[list[_Row] | None, 
     if text is None:
         return None, problems
 
+    problems_before_parse = len(problems)
     records = _parse_records(display_path, text, problems)
+    has_csv_errors = len(problems) > problems_before_parse
     if not records and problems:
         return None, problems
     if not records:
@@ -354,6 +348,19 @@ def _read_table(path: PathArg, layout: _FileLayout) -> tuple[list[_Row] | None, 
             )
         )
         return None, problems
+
+    # A line that csv rejected was meant as a row, so it suppresses the no-rows problem.
+    if len(records) == 1 and not has_csv_errors and layout.no_rows_message:
+        problems.append(
+            Problem(
+                display_path,
+                None,
+                None,
+                None,
+                layout.no_rows_message,
+                f"Add {layout.description} below the header, for example {layout.example_row}",
+            )
+        )
 
     header_line, header_fields = records[0]
     columns = _check_header(display_path, header_line, header_fields, layout, problems)

@@ -800,6 +800,16 @@ def test_many_encoding_problems_capped(tmp_path):
     assert "5 more lines are not valid UTF-8" in error.problems[-1].message
 
 
+def test_header_only_schools_with_header_problem(tmp_path):
+    path = write(tmp_path, "schools.csv", SCHOOLS_HEADER + ",principal\n")
+
+    error = read_error(read_school_mappings, path)
+
+    assert [problem.line for problem in error.problems] == [1, None]
+    assert "not a valid column name" in error.problems[0].message
+    assert "no school rows" in error.problems[1].message
+
+
 def test_missing_column_reported_once(tmp_path):
     header = "school_year,grading_period_title"
     path = terms_file(tmp_path, "2016,Full Year", "2016,Semester 1", header=header)
