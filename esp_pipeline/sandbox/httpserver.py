@@ -17,8 +17,18 @@ class SandboxServer:
     Use it as a context manager, or call start() and stop().
     """
 
-    def __init__(self, app, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app,
+        name: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        poll_interval: float = 0.05,
+    ) -> None:
         self.app = app
+        # Seconds between shutdown checks; stop() waits up to this long, so tests that start
+        # many servers stay fast.
+        self.poll_interval = poll_interval
         self.name = name
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
         self.host = host
@@ -31,7 +41,10 @@ class SandboxServer:
 
     def start(self) -> "SandboxServer":
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"sandbox-{self.name}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": self.poll_interval},
+            name=f"sandbox-{self.name}",
+            daemon=True,
         )
         self._thread.start()
         log.info("sandbox %s listening on %s", self.name, self.url)
@@ -46,7 +59,7 @@ class SandboxServer:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (for the command line)."""
-        self._server.serve_forever()
+        self._server.serve_forever(poll_interval=self.poll_interval)
 
     def __enter__(self) -> "SandboxServer":
         return self.start()
