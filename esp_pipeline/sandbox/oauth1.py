@@ -117,12 +117,19 @@ class OAuth1Verifier:
         if timestamp < now - self.past_window_seconds or timestamp > now + self.future_window_seconds:
             return VerifyResult(False, "stale or future oauth_timestamp", consumer.key)
 
+        # A seen nonce is rejected before the signature is checked, so a client that follows a
+        # redirect with its old header gets the replay message, as from Schoology, rather than
+        # "invalid signature" for the new URL.
+        nonce_key = (consumer.key, request.timestamp, request.nonce)
+        with self._lock:
+            if nonce_key in self._seen:
+                return VerifyResult(False, REPLAY_MESSAGE, consumer.key)
+
         if not any(self._signature_matches(uri, method, headers, consumer) for uri in uris):
             return VerifyResult(False, "invalid signature", consumer.key)
 
         with self._lock:
             self._forget_old_nonces(now)
-            nonce_key = (consumer.key, request.timestamp, request.nonce)
             if nonce_key in self._seen:
                 return VerifyResult(False, REPLAY_MESSAGE, consumer.key)
             latest = self._latest_timestamp.get(consumer.key, 0)
