@@ -15,9 +15,12 @@ PLAN_COLUMNS = {
     "reason": "VARCHAR",
 }
 
+# Records the plan could not take as they are. Severity "warning": synced without the field
+# named in the reason; "error": left out of the plan until the SIS data is fixed.
 EXCEPTION_COLUMNS = {
     "entity": "VARCHAR",
     "sis_key": "VARCHAR",
+    "severity": "VARCHAR",
     "reason": "VARCHAR",
     "fix": "VARCHAR",
 }

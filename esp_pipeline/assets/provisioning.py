@@ -188,6 +188,7 @@ def section_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         orphan = ~desired["course_code"].isin(known_courses)
         exceptions = pd.DataFrame({
             "sis_key": desired.loc[orphan, "section_school_code"],
+            "severity": "error",
             "reason": "its course is not in Schoology and its building does not sync courses",
             "fix": "set sync_courses=yes for the building in schools.csv, or create the course",
         })
@@ -259,19 +260,21 @@ def desired_users(con) -> tuple[pd.DataFrame, pd.DataFrame]:
     # usernames are logins and picking one holder would be arbitrary; all are reported.
     shared = users["username"].notna() & users.duplicated("username", keep=False)
     exceptions = [
-        {"sis_key": k, "reason": "username shared with another SIS user; sent without username",
+        {"sis_key": k, "severity": "warning",
+         "reason": "username shared with another SIS user; sent without username",
          "fix": "give each user a unique username in the SIS"}
         for k in users.loc[shared, "school_uid"]
     ]
     users.loc[shared, "username"] = None
     no_login = users["username"].isna() & users["primary_email"].isna()
     exceptions += [
-        {"sis_key": k, "reason": "no username and no e-mail, so Schoology cannot create a login",
+        {"sis_key": k, "severity": "error",
+         "reason": "no username and no e-mail, so Schoology cannot create a login",
          "fix": "add a unique username or an e-mail address in the SIS"}
         for k in users.loc[no_login, "school_uid"]
     ]
     users = users.loc[~no_login].drop(columns=["org_sourced_ids", "buildings"])
-    return users, pd.DataFrame(exceptions, columns=["sis_key", "reason", "fix"])
+    return users, pd.DataFrame(exceptions, columns=["sis_key", "severity", "reason", "fix"])
 
 
 @dg.asset(
@@ -363,6 +366,7 @@ def enrollment_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource
     exceptions = pd.DataFrame({
         "sis_key": (enrollments.loc[in_scope & ~known_user, "section_school_code"] + "|"
                     + enrollments.loc[in_scope & ~known_user, "school_uid"]),
+        "severity": "error",
         "reason": "the user is neither synced nor already in Schoology",
         "fix": "turn on sync_users for the user's school in schools.csv",
     })

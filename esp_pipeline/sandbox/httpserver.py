@@ -9,6 +9,8 @@ from types import TracebackType
 from werkzeug.serving import BaseWSGIServer, make_server
 
 log = logging.getLogger(__name__)
+# Werkzeug logs every request at INFO; the sandboxes keep their own request log instead.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 class SandboxServer:

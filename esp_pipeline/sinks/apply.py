@@ -26,6 +26,8 @@ from esp_pipeline.resources.schoology import (
 )
 from esp_pipeline.warehouse import ensure_schemas, table_exists
 
+SYNC_LOG_FIELDS = ["run_id", "entity", "action", "sis_key", "schoology_id", "http_method",
+                   "endpoint", "response_code", "outcome", "message"]
 USER_SEND_FIELDS = ["school_uid", "name_first", "name_middle", "name_last", "username",
                     "primary_email", "role_id", "building_id", "additional_buildings"]
 
@@ -48,6 +50,9 @@ class Applier:
         self.dry_run = dry_run
         self.run_id = context.run_id
         self.counts: dict[tuple[str, str, str], int] = defaultdict(int)
+        self._log_rows: list[tuple] = []
+        self._owned_rows: list[tuple] = []
+        self._disowned_rows: list[tuple] = []
         ensure_schemas(con)
 
     def plan(self, entity: str) -> pd.DataFrame:
@@ -69,11 +74,9 @@ class Applier:
     def record(self, entity: str, action: str, sis_key: str, schoology_id: str | None,
                method: str, endpoint: str, code: int | None, outcome: str, message: str = "") -> None:
         self.counts[(entity, action, outcome)] += 1
-        self.con.execute(
-            "INSERT INTO log.sync_log (run_id, entity, action, sis_key, schoology_id, http_method, "
-            "endpoint, response_code, outcome, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [self.run_id, entity, action, sis_key, schoology_id, method, endpoint, code, outcome,
-             message[:500]],
+        self._log_rows.append(
+            (self.run_id, entity, action, sis_key, schoology_id, method, endpoint, code, outcome,
+             message[:500])
         )
         if outcome == "failed":
             self.context.log.error(
@@ -81,14 +84,39 @@ class Applier:
             )
 
     def own(self, entity: str, sis_key: str, schoology_id: str) -> None:
-        self.con.execute(
-            "INSERT OR REPLACE INTO log.owned (entity, sis_key, schoology_id, run_id) "
-            "VALUES (?, ?, ?, ?)",
-            [entity, sis_key, schoology_id, self.run_id],
-        )
+        self._owned_rows.append((entity, sis_key, schoology_id, self.run_id))
 
     def disown(self, entity: str, sis_key: str) -> None:
-        self.con.execute("DELETE FROM log.owned WHERE entity = ? AND sis_key = ?", [entity, sis_key])
+        self._disowned_rows.append((entity, sis_key))
+
+    def flush(self) -> None:
+        """Write buffered outcomes in one transaction, after every chunk sent."""
+        if not (self._log_rows or self._owned_rows or self._disowned_rows):
+            return
+        # DuckDB inserts row by row through executemany are slow; a registered frame is one scan.
+        log_rows = pd.DataFrame(self._log_rows, columns=SYNC_LOG_FIELDS)
+        owned_rows = pd.DataFrame(self._owned_rows, columns=["entity", "sis_key", "schoology_id",
+                                                             "run_id"])
+        disowned_rows = pd.DataFrame(self._disowned_rows, columns=["entity", "sis_key"])
+        self.con.execute("BEGIN TRANSACTION")
+        self.con.register("log_rows", log_rows)
+        self.con.register("owned_rows", owned_rows)
+        self.con.register("disowned_rows", disowned_rows)
+        self.con.execute(
+            f"INSERT INTO log.sync_log ({', '.join(SYNC_LOG_FIELDS)}) SELECT * FROM log_rows"
+        )
+        self.con.execute(
+            "INSERT OR REPLACE INTO log.owned (entity, sis_key, schoology_id, run_id) "
+            "SELECT * FROM owned_rows"
+        )
+        self.con.execute(
+            "DELETE FROM log.owned o USING disowned_rows d "
+            "WHERE o.entity = d.entity AND o.sis_key = d.sis_key"
+        )
+        for name in ("log_rows", "owned_rows", "disowned_rows"):
+            self.con.unregister(name)
+        self.con.execute("COMMIT")
+        self._log_rows, self._owned_rows, self._disowned_rows = [], [], []
 
     def send(
         self,
@@ -110,6 +138,7 @@ class Applier:
                 for sis_key, schoology_id, _ in chunk:
                     self.record(entity, action, sis_key, schoology_id, method, endpoint, None,
                                 "dry_run", "would send")
+                self.flush()
                 continue
             try:
                 results = call([item for _, _, item in chunk])
@@ -117,11 +146,13 @@ class Applier:
                 for sis_key, schoology_id, _ in chunk:
                     self.record(entity, action, sis_key, schoology_id, method, endpoint,
                                 error.status, "unknown", str(error))
+                self.flush()
                 continue
             except ApiError as error:
                 for sis_key, schoology_id, _ in chunk:
                     self.record(entity, action, sis_key, schoology_id, method, endpoint,
                                 error.status, "failed", str(error))
+                self.flush()
                 continue
             for (sis_key, schoology_id, _), result in zip(chunk, results):
                 if result.ok:
@@ -133,6 +164,7 @@ class Applier:
                 else:
                     self.record(entity, action, sis_key, schoology_id, method, endpoint,
                                 result.response_code, "failed", result.message)
+            self.flush()
 
     def summary(self, entity: str) -> dict[str, int]:
         return {f"{action}_{outcome}": n for (e, action, outcome), n in sorted(self.counts.items())
@@ -169,6 +201,7 @@ def _delete(client: SchoologyClient, path: str, id_param: str, response_keys,
 
 
 def _done(context: dg.OpExecutionContext, applier: Applier, entity: str) -> dg.Output:
+    applier.flush()
     counts = applier.summary(entity)
     context.log.info("%s: %s", entity, counts or "nothing to apply")
     return dg.Output(None, metadata={k: dg.MetadataValue.int(v) for k, v in counts.items()})

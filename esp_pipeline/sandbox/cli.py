@@ -1,0 +1,84 @@
+"""`esp-sandbox`: serve both sandboxes on loopback until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from esp_pipeline.sandbox.districts import District, generate_district, load_clever_folder
+from esp_pipeline.sandbox.launch import running_sandboxes
+
+DEMO_SEED = 2026
+# Fixed so that the shipped mappings/terms.csv keeps matching the demo district in any year.
+DEMO_SCHOOL_YEAR = 2027
+
+
+def add_district_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--roster-folder",
+        type=Path,
+        help="folder of Clever-format roster CSVs (schools, teachers, students, sections, "
+        "enrollments); default: the generated demo district",
+    )
+    parser.add_argument("--seed", type=int, default=DEMO_SEED,
+                        help="seed of the generated district (default %(default)s)")
+    parser.add_argument("--students", type=int, default=None,
+                        help="students in the generated district (default: the demo size)")
+
+
+def district_from_arguments(args: argparse.Namespace) -> District:
+    if args.roster_folder:
+        return load_clever_folder(args.roster_folder)
+    if args.students:
+        return generate_district(
+            seed=args.seed, students=args.students, school_year=DEMO_SCHOOL_YEAR
+        )
+    return generate_district(seed=args.seed, school_year=DEMO_SCHOOL_YEAR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="esp-sandbox",
+        description="Serve a sandbox eSchoolPLUS and a sandbox Schoology on 127.0.0.1 and print "
+        "the environment variables that point the pipeline at them.",
+    )
+    add_district_arguments(parser)
+    parser.add_argument("--eschoolplus-port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--schoology-port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--schoology-rate-limit", type=int, default=50,
+                        help="Schoology credits per 5 s per key; GET costs 1, writes 3; "
+                        "0 turns limiting off (default %(default)s)")
+    parser.add_argument("--secret", help="fixed consumer secret for both sandboxes "
+                        "(default: a random one per start)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    district = district_from_arguments(args)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with running_sandboxes(
+        district,
+        eschoolplus_port=args.eschoolplus_port,
+        schoology_port=args.schoology_port,
+        schoology_rate_limit=args.schoology_rate_limit,
+        secret=args.secret,
+    ) as sandboxes:
+        print(f"# district: {district.summary()}", flush=True)
+        for name, value in sandboxes.environment().items():
+            print(f"export {name}={shlex.quote(value)}", flush=True)
+        print("# serving; press Ctrl-C to stop", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
