@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .config import SchoologyConfig
 from .errors import ApiError
@@ -33,7 +33,7 @@ PLACE_FIELDS = (
 )
 
 # Title, faculty flag and whether the role administers the school. Tenants create their own
-# roles with their own ids, so a sync has to read GET roles; these four are the usual titles.
+# roles with their own ids, so a sync has to read GET roles. These four are the usual titles.
 STANDARD_ROLES = (
     ("Student", 0, False),
     ("Teacher", 1, False),
@@ -45,7 +45,7 @@ STANDARD_ROLES = (
 class SchoologyState(UserStore, CourseStore, EnrollmentStore):
     """The records of one district: its school, buildings, roles, users, courses and so on.
 
-    A fresh store holds the district school, one building per entry of `buildings` in order,
+    A fresh store contains the district school, one building per entry of `buildings` in order,
     the standard roles and the administrator who owns the API key.
     """
 
@@ -145,7 +145,7 @@ class SchoologyState(UserStore, CourseStore, EnrollmentStore):
     ) -> None:
         """Record an e-mail address owned by an account of another organisation.
 
-        `claimed` says whether this district has claimed the address's domain, which a merge
+        `claimed` tells whether this district has claimed the address's domain, which a merge
         with email_conflict_resolution=2 requires.
         """
         with self.lock:
@@ -156,22 +156,23 @@ class SchoologyState(UserStore, CourseStore, EnrollmentStore):
 
     # -- inspection helpers for tests ----------------------------------------------------------
 
-    def _copies(self, rows: Iterable[dict]) -> list[dict]:
+    def _copies(self, read_rows: Callable[[], Iterable[dict]]) -> list[dict]:
+        """Run `read_rows` under the lock and return deep copies of the rows it yields."""
         with self.lock:
-            return [copy.deepcopy(row) for row in rows]
+            return [copy.deepcopy(row) for row in read_rows()]
 
     def school(self) -> dict:
-        return self._copies([self._school])[0]
+        return self._copies(lambda: [self._school])[0]
 
     def buildings(self) -> list[dict]:
-        return self._copies(self._buildings.values())
+        return self._copies(self.building_records)
 
     def building_ids_by_code(self) -> dict[str, int]:
         with self.lock:
             return {b["building_code"]: b["id"] for b in self._buildings.values()}
 
     def roles(self) -> list[dict]:
-        return self._copies(self.role_records())
+        return self._copies(self.role_records)
 
     def role_id(self, title: str) -> int:
         with self.lock:
@@ -181,36 +182,38 @@ class SchoologyState(UserStore, CourseStore, EnrollmentStore):
         raise KeyError(f"no role titled {title!r}")
 
     def users(self, include_inactive: bool = False) -> list[dict]:
-        with self.lock:
+        def read_rows() -> list[dict]:
             rows = sorted(self._users.values(), key=lambda user: user["id"])
-            return self._copies(u for u in rows if include_inactive or u["active"])
+            return [user for user in rows if include_inactive or user["active"]]
+
+        return self._copies(read_rows)
 
     def inactive_users(self) -> list[dict]:
-        return self._copies(self.inactive_user_records())
+        return self._copies(self.inactive_user_records)
 
     def courses(self) -> list[dict]:
-        return self._copies(self.course_records())
+        return self._copies(self.course_records)
 
     def sections(self) -> list[dict]:
-        return self._copies(self.section_records(include_past=True))
+        return self._copies(lambda: self.section_records(include_past=True))
 
     def enrollments(self) -> list[dict]:
-        with self.lock:
-            return self._copies(sorted(self._enrollments.values(), key=lambda e: e["id"]))
+        return self._copies(lambda: sorted(self._enrollments.values(), key=lambda e: e["id"]))
 
     def kept_enrollments(self) -> dict[int, list[dict]]:
+        """Return the enrollments set aside by deactivations with option_keep_enrollments=1."""
         with self.lock:
             return copy.deepcopy(self._kept_enrollments)
 
     def grading_periods(self) -> list[dict]:
-        return self._copies(self.grading_period_records())
+        return self._copies(self.grading_period_records)
 
     def deactivations(self) -> list[dict]:
         """Return one record per deactivation with the delete options it was sent."""
-        return self._copies(self._deactivations)
+        return self._copies(lambda: self._deactivations)
 
     def email_merges(self) -> list[dict]:
-        return self._copies(self._email_merges)
+        return self._copies(lambda: self._email_merges)
 
     def foreign_emails(self) -> dict[str, dict]:
         with self.lock:

@@ -87,9 +87,10 @@ def user_view(user: dict, links: Links) -> dict:
         "send_message": 0,
         "links": {"self": links.api(f"users/{user['id']}")},
     }
+    # email_login_info is write-only because it only requests a login e-mail on creation.
     for name in USER_FLAG_FIELDS:
-        view.setdefault(name, user[name])
-    view.pop("email_login_info", None)
+        if name != "email_login_info":
+            view.setdefault(name, user[name])
     return view
 
 
@@ -158,7 +159,7 @@ def section_view(section: dict, state: SchoologyState, links: Links) -> dict:
 def enrollment_view(
     enrollment: dict, state: SchoologyState, links: Links, status_as_number: bool = False
 ) -> dict:
-    """Shape an enrollment; Schoology's create response has `status` as a number, lists a string."""
+    """Shape an enrollment. Schoology's create response has `status` as a number, lists a string."""
     user = state.user_record(enrollment["uid"])
     return {
         "id": str(enrollment["id"]),
