@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from esp_pipeline.assets.eschoolplus import extract_assets
 from esp_pipeline.assets.mappings import MappingFilesResource, mapping_assets
@@ -15,6 +14,7 @@ from esp_pipeline.automation.schedules import apply_after_plan_sensor, daily_syn
 from esp_pipeline.resources.eschoolplus import ESchoolPlusResource
 from esp_pipeline.resources.schoology import SchoologyResource
 from esp_pipeline.sinks.apply import ApplySettings, apply_job
+from esp_pipeline.warehouse import WarehouseResource
 
 
 def resources_from_environment() -> dict[str, object]:
@@ -34,7 +34,7 @@ def resources_from_environment() -> dict[str, object]:
             consumer_key=dg.EnvVar("SCHOOLOGY_CONSUMER_KEY"),
             consumer_secret=dg.EnvVar("SCHOOLOGY_CONSUMER_SECRET"),
         ),
-        "warehouse": DuckDBResource(database=dg.EnvVar("ESP_PIPELINE_DUCKDB_PATH")),
+        "warehouse": WarehouseResource(database=dg.EnvVar("ESP_PIPELINE_DUCKDB_PATH")),
         "mapping_files": MappingFilesResource(
             directory=os.environ.get("ESP_PIPELINE_MAPPINGS_DIR", "mappings")
         ),

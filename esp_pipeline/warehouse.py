@@ -6,8 +6,12 @@ previous version in place instead of a half-written table.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from pathlib import Path
+
 import duckdb
 import pandas as pd
+from dagster_duckdb import DuckDBResource
 
 SCHEMAS = ("eschoolplus", "schoology", "mappings", "provisioning", "log")
 
@@ -39,6 +43,20 @@ CREATE TABLE IF NOT EXISTS log.owned (
     PRIMARY KEY (entity, sis_key)
 )
 """
+
+
+class WarehouseResource(DuckDBResource):
+    """The DuckDB warehouse file; its folder is created on first use.
+
+    DuckDB lets one process write a file at a time, so run one sync at a time.
+    """
+
+    @contextmanager
+    def get_connection(self):
+        if self.database not in ("", ":memory:"):
+            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with super().get_connection() as con:
+            yield con
 
 
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:

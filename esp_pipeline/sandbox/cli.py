@@ -41,6 +41,16 @@ def district_from_arguments(args: argparse.Namespace) -> District:
     return generate_district(seed=args.seed, school_year=DEMO_SCHOOL_YEAR)
 
 
+def write_env_file(path: Path, environment: dict[str, str]) -> None:
+    """Write or update `NAME=value` lines in an env file, keeping the lines for other names."""
+    kept = []
+    if path.exists():
+        kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+                if line.split("=", 1)[0].strip() not in environment]
+    lines = kept + [f"{name}={value}" for name, value in environment.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="esp-sandbox",
@@ -55,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
                         "0 turns limiting off (default %(default)s)")
     parser.add_argument("--secret", help="fixed consumer secret for both sandboxes "
                         "(default: a random one per start)")
+    parser.add_argument("--env-file", type=Path,
+                        help="also write the variables to this file (for example .env, which "
+                        "`dagster dev` reads from its working directory)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -69,8 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         secret=args.secret,
     ) as sandboxes:
         print(f"# district: {district.summary()}", flush=True)
-        for name, value in sandboxes.environment().items():
+        environment = sandboxes.environment()
+        for name, value in environment.items():
             print(f"export {name}={shlex.quote(value)}", flush=True)
+        if args.env_file:
+            write_env_file(args.env_file, environment)
+            print(f"# wrote {args.env_file}", flush=True)
         print("# serving; press Ctrl-C to stop", flush=True)
         try:
             while not stop.wait(0.5):

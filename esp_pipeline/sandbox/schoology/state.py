@@ -145,7 +145,7 @@ class SchoologyState(UserStore, CourseStore, EnrollmentStore):
     ) -> None:
         """Record an e-mail address owned by an account of another organisation.
 
-        `claimed` tells whether this district has claimed the address's domain, which a merge
+        `claimed` is True when this district has claimed the address's domain, which a merge
         with email_conflict_resolution=2 requires.
         """
         with self.lock:

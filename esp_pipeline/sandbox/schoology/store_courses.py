@@ -53,6 +53,7 @@ class CourseStore:
         missing = [name for name in ("title", "course_code") if is_blank(fields.get(name))]
         if missing:
             raise ApiError(400, "missing required field(s): " + ", ".join(missing))
+
         building_id = fields.setdefault("building_id", self._school["id"])
         existing = self._course_with_code(building_id, fields["course_code"])
         if existing is not None:
@@ -64,6 +65,7 @@ class CourseStore:
                 )
             existing.update(fields)
             return existing, False
+
         course_id = self._ids.allocate("course")
         record = {
             "id": course_id,
