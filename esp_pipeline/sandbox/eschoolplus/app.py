@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from esp_pipeline.sandbox.districts.model import District, User
+from esp_pipeline.sandbox.faults import FaultInjector
 from esp_pipeline.sandbox.httpserver import SandboxServer
 from esp_pipeline.sandbox.oauth1 import Consumer, OAuth1Verifier, request_uris
 from esp_pipeline.sandbox.traffic import RequestLog, RequestRecord, TokenBucket, retry_after_header
@@ -58,6 +59,7 @@ class ESchoolPlusSandbox:
             refill_seconds=self.config.rate_limit_refill_seconds,
         )
         self.app = create_app(self)
+        self.faults = FaultInjector(self.app, api="eschoolplus", request_log=self.request_log)
 
     @property
     def district(self) -> District:
@@ -73,7 +75,7 @@ class ESchoolPlusSandbox:
 
     def serve(self, port: int = 0, host: str = "127.0.0.1") -> SandboxServer:
         """Return a loopback server for this sandbox; use it as a context manager."""
-        return SandboxServer(self.app, "eschoolplus", host=host, port=port)
+        return SandboxServer(self.faults, "eschoolplus", host=host, port=port)
 
     def update_user(self, sourced_id: str, **changes: object) -> User:
         """Change a user (given_name, family_name, username, email, status, ...) and bump

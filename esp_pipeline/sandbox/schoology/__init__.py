@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from ..faults import FaultInjector
 from ..httpserver import SandboxServer
 from ..oauth1 import Consumer, OAuth1Verifier
 from ..traffic import RequestLog, TokenBucket
@@ -68,10 +69,11 @@ class SchoologySandbox:
         )
         self.request_log = RequestLog()
         self.app = create_app(self)
+        self.faults = FaultInjector(self.app, api="schoology", request_log=self.request_log)
 
     def serve(self, port: int = 0, host: str = "127.0.0.1") -> SandboxServer:
         """Return a server for this sandbox; use it as a context manager to run it."""
-        return SandboxServer(self.app, name="schoology", host=host, port=port)
+        return SandboxServer(self.faults, name="schoology", host=host, port=port)
 
 
 __all__ = ["ApiError", "ID_BASES", "SchoologyConfig", "SchoologySandbox", "SchoologyState"]
