@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from esp_pipeline.sandbox.districts import District, generate_district, load_clever_folder
+from esp_pipeline.sandbox.faults import add_fault_arguments, install_faults
 from esp_pipeline.sandbox.launch import running_sandboxes
 
 DEMO_SEED = 2026
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-file", type=Path,
                         help="also write the variables to this file (for example .env, which "
                         "`dagster dev` reads from its working directory)")
+    add_fault_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -82,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         secret=args.secret,
     ) as sandboxes:
         print(f"# district: {district.summary()}", flush=True)
+        for line in install_faults(args, sandboxes):
+            print(f"# fault: {line}", flush=True)
         environment = sandboxes.environment()
         for name, value in environment.items():
             print(f"export {name}={shlex.quote(value)}", flush=True)
