@@ -7,6 +7,7 @@ import os
 import dagster as dg
 
 from esp_pipeline.assets.eschoolplus import extract_assets
+from esp_pipeline.assets.gates import SyncPolicy, gate_assets
 from esp_pipeline.assets.mappings import MappingFilesResource, mapping_assets
 from esp_pipeline.assets.provisioning import plan_assets
 from esp_pipeline.assets.schoology import snapshot_assets
@@ -39,12 +40,13 @@ def resources_from_environment() -> dict[str, object]:
             directory=os.environ.get("ESP_PIPELINE_MAPPINGS_DIR", "mappings")
         ),
         "apply_settings": ApplySettings(),
+        "sync_policy": SyncPolicy(),
     }
 
 
 def build_definitions(resources: dict[str, object]) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*extract_assets, *snapshot_assets, *mapping_assets, *plan_assets],
+        assets=[*extract_assets, *snapshot_assets, *mapping_assets, *plan_assets, *gate_assets],
         jobs=[plan_job, apply_job],
         schedules=[daily_sync_schedule],
         sensors=[apply_after_plan_sensor],

@@ -6,7 +6,11 @@ import json
 
 import pandas as pd
 
+# `scope` is the Schoology building a change belongs to (blank for district-wide objects); the
+# deletion and feed gates hold changes per scope. `plan_run_id` ties a plan to the run that made it.
 PLAN_COLUMNS = {
+    "plan_run_id": "VARCHAR",
+    "scope": "VARCHAR",
     "action": "VARCHAR",
     "sis_key": "VARCHAR",
     "schoology_id": "VARCHAR",
@@ -79,12 +83,17 @@ def plan_rows(
     key: str,
     payload_fields: list[str],
     reason: str,
+    scope: str | None = "building_id",
 ) -> pd.DataFrame:
-    """Shape records into plan rows with a JSON payload of the fields to send."""
+    """Shape records into plan rows with a JSON payload of the fields to send.
+
+    `scope` names the column holding the row's building id (None for district-wide rows).
+    """
     rows = []
     for record in frame.to_dict("records"):
         payload = {f: _json_value(record.get(f)) for f in payload_fields}
         rows.append({
+            "scope": normalise(record.get(scope)) if scope else "",
             "action": action,
             "sis_key": record[key],
             "schoology_id": record.get("schoology_id"),

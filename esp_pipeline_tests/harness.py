@@ -18,6 +18,7 @@ from esp_pipeline.resources.eschoolplus import ESchoolPlusResource
 from esp_pipeline.resources.schoology import SchoologyResource
 from esp_pipeline.sandbox.districts import District
 from esp_pipeline.sandbox.launch import RunningSandboxes, running_sandboxes
+from esp_pipeline.assets.gates import SyncPolicy
 from esp_pipeline.sinks.apply import ApplySettings
 from esp_pipeline.warehouse import WarehouseResource
 
@@ -41,7 +42,12 @@ def sample_district_folder() -> Path:
 
 
 def sandbox_resources(
-    sandboxes: RunningSandboxes, database: Path, mappings: Path, *, dry_run: bool = False
+    sandboxes: RunningSandboxes,
+    database: Path,
+    mappings: Path,
+    *,
+    apply_settings: ApplySettings | None = None,
+    sync_policy: SyncPolicy | None = None,
 ) -> dict[str, object]:
     return {
         "eschoolplus": ESchoolPlusResource(
@@ -56,7 +62,8 @@ def sandbox_resources(
         ),
         "warehouse": WarehouseResource(database=str(database)),
         "mapping_files": MappingFilesResource(directory=str(mappings)),
-        "apply_settings": ApplySettings(dry_run=dry_run),
+        "apply_settings": apply_settings or ApplySettings(),
+        "sync_policy": sync_policy or SyncPolicy(),
     }
 
 
@@ -74,15 +81,19 @@ class SyncHarness:
     mappings: Path
     instance: dg.DagsterInstance
     results: list[SyncResult] = field(default_factory=list)
+    sync_policy: SyncPolicy | None = None
 
-    def definitions(self, *, dry_run: bool = False) -> dg.Definitions:
+    def definitions(self, apply_settings: ApplySettings | None = None) -> dg.Definitions:
         return build_definitions(
-            sandbox_resources(self.sandboxes, self.database, self.mappings, dry_run=dry_run)
+            sandbox_resources(self.sandboxes, self.database, self.mappings,
+                              apply_settings=apply_settings, sync_policy=self.sync_policy)
         )
 
-    def sync(self, *, dry_run: bool = False, raise_on_error: bool = True) -> SyncResult:
+    def sync(
+        self, apply_settings: ApplySettings | None = None, *, raise_on_error: bool = True
+    ) -> SyncResult:
         """Run the plan job and, if it succeeds, the apply job; count Schoology writes."""
-        defs = self.definitions(dry_run=dry_run)
+        defs = self.definitions(apply_settings)
         writes_before = len(self.sandboxes.schoology.request_log.writes())
         plan = defs.resolve_job_def("plan_job").execute_in_process(
             instance=self.instance, run_config=QUIET, raise_on_error=raise_on_error

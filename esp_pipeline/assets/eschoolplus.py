@@ -157,7 +157,7 @@ EXTRACTS = [
         _flatten_session,
         {
             "sourced_id": "VARCHAR", "title": "VARCHAR", "type": "VARCHAR",
-            "start_date": "DATE", "end_date": "DATE", "school_year": "VARCHAR",
+            "start_date": "VARCHAR", "end_date": "VARCHAR", "school_year": "VARCHAR",
             "parent_sourced_id": "VARCHAR", **COMMON,
         },
         "School years, terms and grading periods.",
@@ -207,7 +207,7 @@ EXTRACTS = [
         {
             "sourced_id": "VARCHAR", "role": "VARCHAR", "is_primary": "BOOLEAN",
             "user_sourced_id": "VARCHAR", "class_sourced_id": "VARCHAR",
-            "school_sourced_id": "VARCHAR", "begin_date": "DATE", "end_date": "DATE", **COMMON,
+            "school_sourced_id": "VARCHAR", "begin_date": "VARCHAR", "end_date": "VARCHAR", **COMMON,
         },
         "Student and teacher enrollments in classes.",
     ),
@@ -246,4 +246,112 @@ def _build_extract_asset(spec: ExtractSpec) -> dg.AssetsDefinition:
     return _extract
 
 
-extract_assets = [_build_extract_asset(spec) for spec in EXTRACTS]
+extract_tables = [_build_extract_asset(spec) for spec in EXTRACTS]
+
+
+# Each rule selects (entity, sourced_id, detail) rows of SIS records that cannot be synced as
+# they are. Dates stay text in the extract so that one bad date quarantines one record instead
+# of failing the whole table.
+QUARANTINE_RULES = {
+    "user without given or family name": """
+        SELECT 'user', sourced_id, 'role ' || coalesce(role, '?') FROM eschoolplus.users
+        WHERE status = 'active' AND (given_name IS NULL OR family_name IS NULL)""",
+    "user role outside the OneRoster vocabulary": """
+        SELECT 'user', sourced_id, 'role ' || coalesce(role, '(blank)') FROM eschoolplus.users
+        WHERE status = 'active' AND coalesce(role, '') NOT IN ('administrator', 'aide',
+              'guardian', 'parent', 'proctor', 'relative', 'student', 'teacher')""",
+    "user without a known school": """
+        SELECT 'user', u.sourced_id, 'orgs ' || coalesce(array_to_string(u.org_sourced_ids, ','), '')
+        FROM eschoolplus.users u
+        WHERE u.status = 'active' AND u.role IN ('student', 'teacher') AND NOT EXISTS (
+            SELECT 1 FROM eschoolplus.orgs o
+            WHERE o.sourced_id IN (SELECT unnest(u.org_sourced_ids)) AND o.type = 'school')""",
+    "sourcedId used by two records": """
+        SELECT 'user', sourced_id, count(*) || ' records' FROM eschoolplus.users
+        GROUP BY sourced_id HAVING count(*) > 1
+        UNION ALL
+        SELECT 'class', sourced_id, count(*) || ' records' FROM eschoolplus.classes
+        GROUP BY sourced_id HAVING count(*) > 1""",
+    "class whose course or school is unknown": """
+        SELECT 'class', c.sourced_id, 'course ' || coalesce(c.course_sourced_id, '(blank)')
+               || ', school ' || coalesce(c.school_sourced_id, '(blank)')
+        FROM eschoolplus.classes c
+        WHERE c.status = 'active' AND (
+            c.course_sourced_id IS NULL OR c.school_sourced_id IS NULL
+            OR c.course_sourced_id NOT IN (SELECT sourced_id FROM eschoolplus.courses)
+            OR c.school_sourced_id NOT IN (SELECT sourced_id FROM eschoolplus.orgs))""",
+    "class without a known term": """
+        SELECT 'class', c.sourced_id, 'terms ' || coalesce(array_to_string(c.term_sourced_ids, ','), '')
+        FROM eschoolplus.classes c
+        WHERE c.status = 'active' AND (
+            len(coalesce(c.term_sourced_ids, [])) = 0
+            OR EXISTS (SELECT 1 FROM (SELECT unnest(c.term_sourced_ids) AS t) x
+                       WHERE x.t NOT IN (SELECT sourced_id FROM eschoolplus.academic_sessions)))""",
+    "term with an invalid date range": """
+        SELECT 'term', sourced_id, coalesce(start_date, '(blank)') || ' to '
+               || coalesce(end_date, '(blank)')
+        FROM eschoolplus.academic_sessions
+        WHERE status = 'active' AND (TRY_CAST(start_date AS DATE) IS NULL
+              OR TRY_CAST(end_date AS DATE) IS NULL
+              OR TRY_CAST(start_date AS DATE) > TRY_CAST(end_date AS DATE))""",
+    "enrollment whose user or class is unknown": """
+        SELECT 'enrollment', e.sourced_id, 'class ' || coalesce(e.class_sourced_id, '(blank)')
+               || ', user ' || coalesce(e.user_sourced_id, '(blank)')
+        FROM eschoolplus.enrollments e
+        WHERE e.status = 'active' AND (
+            e.user_sourced_id NOT IN (SELECT sourced_id FROM eschoolplus.users)
+            OR e.class_sourced_id NOT IN (SELECT sourced_id FROM eschoolplus.classes)
+            OR e.user_sourced_id IS NULL OR e.class_sourced_id IS NULL)""",
+    "enrollment with an invalid date": """
+        SELECT 'enrollment', sourced_id, coalesce(begin_date, '') || ' to ' || coalesce(end_date, '')
+        FROM eschoolplus.enrollments
+        WHERE status = 'active' AND (
+            (begin_date IS NOT NULL AND TRY_CAST(begin_date AS DATE) IS NULL)
+            OR (end_date IS NOT NULL AND TRY_CAST(end_date AS DATE) IS NULL)
+            OR TRY_CAST(begin_date AS DATE) > TRY_CAST(end_date AS DATE))""",
+}
+
+
+@dg.asset(
+    key=[GROUP, "quarantine"],
+    group_name=GROUP,
+    kinds={"duckdb"},
+    deps=[dg.AssetKey([GROUP, spec.name]) for spec in EXTRACTS],
+    description="SIS records that cannot be synced as they are, with the rule they break. The "
+    "plans leave them out and sync the rest.",
+    check_specs=[dg.AssetCheckSpec("sis_records_valid", asset=dg.AssetKey([GROUP, "quarantine"]))],
+)
+def quarantine(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
+    union = " UNION ALL ".join(
+        f"SELECT *, '{rule}' AS rule FROM ({sql})" for rule, sql in QUARANTINE_RULES.items()
+    )
+    with warehouse.get_connection() as con:
+        frame = con.execute(
+            f"SELECT * FROM ({union}) ORDER BY 1, 2"
+        ).df()
+        frame.columns = ["entity", "sourced_id", "detail", "rule"]
+        count = replace_table(
+            con, f"{GROUP}.quarantine", frame,
+            {"entity": "VARCHAR", "sourced_id": "VARCHAR", "rule": "VARCHAR", "detail": "VARCHAR"},
+        )
+    by_rule = frame.groupby(["entity", "rule"]).size().reset_index(name="records")
+    if count:
+        context.log.warning("%d SIS records quarantined: %s", count, by_rule.to_dict("records"))
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": count,
+            "by_rule": dg.MetadataValue.md(by_rule.to_markdown(index=False) if count else "_none_"),
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name="sis_records_valid",
+        passed=count == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{count} SIS records quarantined; the rest syncs. Fix them in eSchoolPLUS; the "
+            "eschoolplus.quarantine table lists each record, rule and detail."
+            if count else "every SIS record passes the quarantine rules"
+        ),
+        metadata={"quarantined": count},
+    )
+extract_assets = [*extract_tables, quarantine]

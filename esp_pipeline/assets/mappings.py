@@ -87,11 +87,15 @@ def schools(
 
 TERMS_IN_USE_SQL = """
 SELECT DISTINCT c.school_sourced_id AS sis_school_id, s.school_year, s.title AS term_code,
-       s.sourced_id AS term_sourced_id, s.start_date, s.end_date
+       s.sourced_id AS term_sourced_id, TRY_CAST(s.start_date AS DATE) AS start_date,
+       TRY_CAST(s.end_date AS DATE) AS end_date
 FROM (SELECT school_sourced_id, unnest(term_sourced_ids) AS term_sourced_id
-      FROM eschoolplus.classes WHERE status = 'active') c
+      FROM eschoolplus.classes
+      WHERE status = 'active' AND sourced_id NOT IN (
+          SELECT sourced_id FROM eschoolplus.quarantine WHERE entity = 'class')) c
 JOIN mappings.schools m ON m.sis_school_id = c.school_sourced_id AND m.sync_sections
 JOIN eschoolplus.academic_sessions s ON s.sourced_id = c.term_sourced_id
+WHERE s.sourced_id NOT IN (SELECT sourced_id FROM eschoolplus.quarantine WHERE entity = 'term')
 ORDER BY 1, 2, 3
 """
 
@@ -103,6 +107,7 @@ ORDER BY 1, 2, 3
     deps=[
         dg.AssetKey(["eschoolplus", "academic_sessions"]),
         dg.AssetKey(["eschoolplus", "classes"]),
+        dg.AssetKey(["eschoolplus", "quarantine"]),
         dg.AssetKey([GROUP, "schools"]),
     ],
     description="Each SIS term in use, resolved to the Schoology grading period it maps to.",

@@ -1,13 +1,17 @@
 """Plan assets: what must change in Schoology so that it matches the SIS.
 
-Each plan is a DuckDB table of rows (action, sis_key, schoology_id, payload, changed_fields,
-reason) that a person can read before the apply job sends anything. Objects are identified by the
-SIS key they came from: users by `school_uid`, courses by `course_code` (the SIS course id, unique
-across the district), sections by `section_school_code` (the SIS section key), grading periods by
-title, enrollments by section key and user key. New objects have no Schoology id yet, so payloads
-name their parents by these keys and the apply job resolves them to ids.
-"""
+Each plan is a DuckDB table of rows (plan_run_id, scope, action, sis_key, schoology_id, payload,
+changed_fields, reason) that a person can read before the apply job sends anything. Objects are
+identified by the SIS key they came from: users by `school_uid`, courses by `course_code` (the SIS
+course id, unique across the district), sections by `section_school_code` (the SIS section key),
+grading periods by title, enrollments by section key and user key. New objects have no Schoology
+id yet, so payloads name their parents by these keys and the apply job resolves them to ids.
 
+Data prep runs inside the user plan on every sync: an SIS user without a Schoology account of
+the same `school_uid` is linked to an existing account that has no `school_uid` and the same
+e-mail and a compatible role, when exactly one such account exists and no other SIS user claims
+it. Names are never used to match. Ambiguous matches are neither linked nor created.
+"""
 
 import dagster as dg
 import pandas as pd
@@ -25,10 +29,18 @@ from esp_pipeline.warehouse import ensure_schemas, markdown_preview, replace_tab
 
 GROUP = "provisioning"
 SIS_ROLE_TO_SCHOOLOGY_ROLE = {"student": "Student", "teacher": "Teacher"}
+PLAN_ENTITIES = ("grading_period", "course", "section", "user", "enrollment")
 
 
 def _key(*parts: str) -> dg.AssetKey:
     return dg.AssetKey(list(parts))
+
+
+def _not_quarantined(entity: str, column: str = "sourced_id") -> str:
+    return (
+        f"{column} NOT IN (SELECT sourced_id FROM eschoolplus.quarantine "
+        f"WHERE entity = '{entity}')"
+    )
 
 
 def _write_plan(
@@ -37,20 +49,24 @@ def _write_plan(
     entity: str,
     plan: pd.DataFrame,
     exceptions: pd.DataFrame | None = None,
+    extra_metadata: dict | None = None,
 ) -> dg.MaterializeResult:
+    plan = plan.assign(plan_run_id=context.run.run_id)
     count = replace_table(con, f"{GROUP}.{entity}_plan", plan, PLAN_COLUMNS)
     exception_count = 0
     if exceptions is not None:
         exception_count = _write_exceptions(con, entity, exceptions)
     counts = action_counts(plan)
     context.log.info("%s plan: %s; %d exceptions", entity, counts or "no changes", exception_count)
-    preview = plan[["action", "sis_key", "schoology_id", "changed_fields", "reason"]]
+    preview = plan[["scope", "action", "sis_key", "schoology_id", "changed_fields", "reason"]]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": count,
             **{f"{action}_count": n for action, n in counts.items()},
             "exception_count": exception_count,
+            "plan_run_id": context.run.run_id,
             "preview": dg.MetadataValue.md(markdown_preview(preview)),
+            **(extra_metadata or {}),
         }
     )
 
@@ -100,21 +116,22 @@ def grading_period_plan(context: dg.AssetExecutionContext, warehouse: DuckDBReso
         fields = ["title", "start", "end"]
         plan = concat_plans(
             plan_rows(creates, action="create", key="title", payload_fields=fields,
-                      reason="mapped in terms.csv, missing in Schoology"),
+                      reason="mapped in terms.csv, missing in Schoology", scope=None),
             plan_rows(updates, action="update", key="title", payload_fields=fields,
-                      reason="dates differ from the SIS terms mapped to it"),
+                      reason="dates differ from the SIS terms mapped to it", scope=None),
         )
         return _write_plan(context, con, "grading_period", plan)
 
 
 # ---------------------------------------------------------------- courses
 
-DESIRED_SECTIONS_SQL = """
+DESIRED_SECTIONS_SQL = f"""
 SELECT c.sourced_id AS section_school_code, c.title, c.course_sourced_id AS course_code,
        c.school_sourced_id AS sis_school_id, m.schoology_building_id AS building_id,
        list_sort(list_distinct(list(t.grading_period_title))) AS grading_period_titles
 FROM (SELECT *, unnest(term_sourced_ids) AS term_sourced_id
-      FROM eschoolplus.classes WHERE status = 'active') c
+      FROM eschoolplus.classes
+      WHERE status = 'active' AND {_not_quarantined('class')}) c
 JOIN mappings.schools m ON m.sis_school_id = c.school_sourced_id AND m.sync_sections
 JOIN mappings.terms t ON t.term_sourced_id = c.term_sourced_id
 GROUP BY ALL
@@ -127,7 +144,8 @@ ORDER BY 1
     group_name=GROUP,
     kinds={"duckdb"},
     deps=[_key("eschoolplus", "courses"), _key("eschoolplus", "classes"),
-          _key("mappings", "schools"), _key("mappings", "terms"), _key("schoology", "courses")],
+          _key("eschoolplus", "quarantine"), _key("mappings", "schools"),
+          _key("mappings", "terms"), _key("schoology", "courses")],
     description="Courses with at least one synced section, keyed by the SIS course id.",
 )
 def course_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
@@ -162,7 +180,8 @@ def course_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     key=[GROUP, "section_plan"],
     group_name=GROUP,
     kinds={"duckdb"},
-    deps=[_key("eschoolplus", "classes"), _key("mappings", "schools"), _key("mappings", "terms"),
+    deps=[_key("eschoolplus", "classes"), _key("eschoolplus", "quarantine"),
+          _key("mappings", "schools"), _key("mappings", "terms"),
           _key("schoology", "sections"), _key("schoology", "courses"),
           _key("schoology", "grading_periods"), _key(GROUP, "course_plan")],
     description="Course sections keyed by the SIS section key, with their grading periods.",
@@ -179,7 +198,7 @@ def section_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         ).fetchall()}
         current = con.execute("""
             SELECT s.id, s.section_school_code, s.title, c.course_code, s.grading_periods,
-                   s.active
+                   s.active, c.building_id
             FROM schoology.sections s LEFT JOIN schoology.courses c ON c.id = s.course_id
             WHERE s.section_school_code IS NOT NULL
         """).df()
@@ -197,7 +216,9 @@ def section_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         # Compare grading periods as sorted id lists; a title Schoology lacks forces an update,
         # which is right because the period is created before sections are written.
         desired["grading_periods"] = desired["grading_period_titles"].map(
-            lambda titles: ",".join(sorted(str(grading_period_ids.get(t, f"new:{t}")) for t in titles))
+            lambda titles: ",".join(
+                sorted(str(grading_period_ids.get(t, f"new:{t}")) for t in titles)
+            )
         )
         desired["active"] = 1
         creates, updates = diff_records(
@@ -229,12 +250,13 @@ USER_FIELDS = ["name_first", "name_middle", "name_last", "username", "primary_em
 
 def desired_users(con) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (users to sync, exceptions) from the SIS extract and the school mapping."""
-    users = con.execute("""
+    users = con.execute(f"""
         SELECT sourced_id AS school_uid, role, given_name AS name_first,
                middle_name AS name_middle, family_name AS name_last, username,
                email AS primary_email, org_sourced_ids
         FROM eschoolplus.users
         WHERE status = 'active' AND enabled_user AND role IN ('student', 'teacher')
+          AND {_not_quarantined('user')}
         ORDER BY sourced_id
     """).df()
     buildings = dict(con.execute(
@@ -277,24 +299,72 @@ def desired_users(con) -> tuple[pd.DataFrame, pd.DataFrame]:
     return users, pd.DataFrame(exceptions, columns=["sis_key", "severity", "reason", "fix"])
 
 
+def match_by_email(
+    unmatched: pd.DataFrame, candidates: pd.DataFrame, faculty_roles: set[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Data prep: link SIS users to id-less Schoology accounts with the same e-mail.
+
+    Returns (links, report). A link needs exactly one role-compatible account with the e-mail
+    and no other SIS user claiming that account; anything else is reported as ambiguous.
+    """
+    emails = candidates.assign(email_key=candidates["primary_email"].str.lower())
+    by_email = {k: g for k, g in emails.groupby("email_key")} if len(emails) else {}
+    proposals = []
+    for user in unmatched.to_dict("records"):
+        email = (user.get("primary_email") or "").lower()
+        if not email or email not in by_email:
+            proposals.append((user, "new", []))
+            continue
+        group = by_email[email]
+        wants_faculty = user["role"] == "teacher"
+        compatible = group[group["role_id"].isin(faculty_roles) == wants_faculty]
+        ids = sorted(str(i) for i in compatible["uid"])
+        if len(ids) == 1:
+            proposals.append((user, "link", ids))
+        elif len(ids) > 1:
+            proposals.append((user, "ambiguous", ids))
+        else:
+            proposals.append((user, "new", []))
+    claims = pd.Series([ids[0] for _, status, ids in proposals if status == "link"]).value_counts()
+    links, report = [], []
+    for user, status, ids in proposals:
+        if status == "link" and claims.get(ids[0], 0) > 1:
+            status = "ambiguous"
+        if status == "link":
+            links.append({**user, "schoology_id": ids[0]})
+        report.append({
+            "entity": "user", "sis_key": user["school_uid"],
+            "status": {"link": "linked_by_email", "ambiguous": "ambiguous",
+                       "new": "unmatched"}[status],
+            "candidates": ",".join(ids),
+        })
+    link_columns = [*unmatched.columns, "schoology_id"]
+    return pd.DataFrame(links, columns=link_columns), pd.DataFrame(
+        report, columns=["entity", "sis_key", "status", "candidates"]
+    )
+
+
 @dg.asset(
     key=[GROUP, "user_plan"],
     group_name=GROUP,
     kinds={"duckdb"},
-    deps=[_key("eschoolplus", "users"), _key("mappings", "schools"), _key("schoology", "users"),
-          _key("schoology", "roles")],
-    description="Students and teachers keyed by school_uid (the SIS id).",
+    deps=[_key("eschoolplus", "users"), _key("eschoolplus", "quarantine"),
+          _key("mappings", "schools"), _key("schoology", "users"), _key("schoology", "roles")],
+    description="Students and teachers keyed by school_uid (the SIS id), with data-prep links.",
 )
 def user_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     with warehouse.get_connection() as con:
         desired, exceptions = desired_users(con)
         current = con.execute(
-            f"SELECT uid, school_uid, active, {', '.join(USER_FIELDS)} FROM schoology.users "
-            "WHERE school_uid IS NOT NULL"
+            f"SELECT uid, school_uid, active, {', '.join(USER_FIELDS)} FROM schoology.users"
         ).df()
+        faculty_roles = {r[0] for r in con.execute(
+            "SELECT id FROM schoology.roles WHERE faculty = 1"
+        ).fetchall()}
         owned = _owned(con, "user")
-    active = current[current["active"]]
-    inactive = current[~current["active"]]
+    keyed = current[current["school_uid"].notna()]
+    active = keyed[keyed["active"]]
+    inactive = keyed[~keyed["active"]]
     returning = desired[desired["school_uid"].isin(inactive["school_uid"])
                         & ~desired["school_uid"].isin(active["school_uid"])]
     returning = returning.merge(
@@ -304,6 +374,16 @@ def user_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     creates, updates = diff_records(
         desired_new, active, key="school_uid", fields=USER_FIELDS, current_id="uid"
     )
+    idless = current[current["school_uid"].isna() & current["active"]
+                     & current["primary_email"].notna()]
+    links, report = match_by_email(creates, idless, faculty_roles)
+    ambiguous = set(report.loc[report["status"] == "ambiguous", "sis_key"])
+    creates = creates[~creates["school_uid"].isin(set(links["school_uid"]) | ambiguous)]
+    exceptions = pd.concat([exceptions, pd.DataFrame({
+        "sis_key": sorted(ambiguous), "severity": "error",
+        "reason": "data prep found several Schoology accounts that could be this user",
+        "fix": "merge or re-address the candidate accounts listed in provisioning.data_prep_report",
+    })])
     gone = active[
         ~active["school_uid"].isin(desired["school_uid"]) & active["school_uid"].isin(owned)
     ].rename(columns={"uid": "schoology_id"})
@@ -311,6 +391,8 @@ def user_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     plan = concat_plans(
         plan_rows(creates, action="create", key="school_uid", payload_fields=fields,
                   reason="active in the SIS, missing in Schoology"),
+        plan_rows(links, action="link", key="school_uid", payload_fields=fields,
+                  reason="data prep: existing account without school_uid, same e-mail and role"),
         plan_rows(returning, action="reactivate", key="school_uid", payload_fields=fields,
                   reason="active again in the SIS; the deactivated account is restored"),
         plan_rows(updates, action="update", key="school_uid", payload_fields=fields,
@@ -318,8 +400,21 @@ def user_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         plan_rows(gone, action="deactivate", key="school_uid", payload_fields=[],
                   reason="synced earlier, no longer active in the SIS"),
     )
+    matched = desired[desired["school_uid"].isin(keyed["school_uid"])]
+    report = pd.concat([
+        pd.DataFrame({"entity": "user", "sis_key": matched["school_uid"],
+                      "status": "matched_by_id", "candidates": ""}),
+        report,
+    ])
     with warehouse.get_connection() as con:
-        return _write_plan(context, con, "user", plan, exceptions)
+        replace_table(con, f"{GROUP}.data_prep_report", report,
+                      {"entity": "VARCHAR", "sis_key": "VARCHAR", "status": "VARCHAR",
+                       "candidates": "VARCHAR"})
+        counts = report["status"].value_counts().to_dict()
+        return _write_plan(
+            context, con, "user", plan, exceptions,
+            {f"data_prep_{k}": int(v) for k, v in counts.items()},
+        )
 
 
 # ---------------------------------------------------------------- enrollments
@@ -328,34 +423,42 @@ def user_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     key=[GROUP, "enrollment_plan"],
     group_name=GROUP,
     kinds={"duckdb"},
-    deps=[_key("eschoolplus", "enrollments"), _key("schoology", "enrollments"),
-          _key(GROUP, "section_plan"), _key(GROUP, "user_plan")],
+    deps=[_key("eschoolplus", "enrollments"), _key("eschoolplus", "quarantine"),
+          _key("schoology", "enrollments"), _key(GROUP, "section_plan"), _key(GROUP, "user_plan")],
     description="Section memberships of students (admin 0) and every teacher (admin 1).",
 )
 def enrollment_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     with warehouse.get_connection() as con:
         users_in_sync, _ = desired_users(con)
         sections = con.execute(DESIRED_SECTIONS_SQL).df()
+        held_users = set(con.execute(
+            "SELECT sis_key FROM provisioning.exceptions WHERE entity = 'user' "
+            "AND severity = 'error'"
+        ).df()["sis_key"]) if table_exists(con, "provisioning.exceptions") else set()
         orphan_sections = set(con.execute(
             "SELECT sis_key FROM provisioning.exceptions WHERE entity = 'section'"
         ).df()["sis_key"]) if table_exists(con, "provisioning.exceptions") else set()
+        section_buildings = dict(zip(sections["section_school_code"], sections["building_id"]))
         section_keys = set(sections["section_school_code"]) - orphan_sections
         existing_users = set(con.execute(
             "SELECT school_uid FROM schoology.users WHERE active AND school_uid IS NOT NULL"
         ).df()["school_uid"])
-        user_keys = set(users_in_sync["school_uid"]) | existing_users
-        enrollments = con.execute("""
+        user_keys = (set(users_in_sync["school_uid"]) - held_users) | existing_users
+        enrollments = con.execute(f"""
             SELECT class_sourced_id AS section_school_code, user_sourced_id AS school_uid,
                    CASE WHEN role = 'teacher' THEN 1 ELSE 0 END AS admin
             FROM eschoolplus.enrollments
             WHERE status = 'active' AND role IN ('student', 'teacher')
+              AND {_not_quarantined('enrollment')}
             ORDER BY 1, 2
         """).df()
         current = con.execute("""
             SELECT e.id, s.section_school_code,
-                   coalesce(e.school_uid, u.school_uid) AS school_uid, e.admin
+                   coalesce(e.school_uid, u.school_uid) AS school_uid, e.admin,
+                   c.building_id
             FROM schoology.enrollments e
             JOIN schoology.sections s ON s.id = e.section_id
+            LEFT JOIN schoology.courses c ON c.id = s.course_id
             LEFT JOIN schoology.users u ON u.uid = e.uid
             WHERE s.section_school_code IS NOT NULL
         """).df()
@@ -363,18 +466,22 @@ def enrollment_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource
 
     in_scope = enrollments["section_school_code"].isin(section_keys)
     known_user = enrollments["school_uid"].isin(user_keys)
+    left_out = enrollments[in_scope & ~known_user]
     exceptions = pd.DataFrame({
-        "sis_key": (enrollments.loc[in_scope & ~known_user, "section_school_code"] + "|"
-                    + enrollments.loc[in_scope & ~known_user, "school_uid"]),
+        "sis_key": left_out["section_school_code"] + "|" + left_out["school_uid"],
         "severity": "error",
         "reason": "the user is neither synced nor already in Schoology",
-        "fix": "turn on sync_users for the user's school in schools.csv",
+        "fix": "turn on sync_users for the user's school in schools.csv, or fix the user's "
+               "record (see provisioning.exceptions for that user)",
     })
     desired = enrollments[in_scope & known_user].drop_duplicates(
         ["section_school_code", "school_uid"]
     ).copy()
     desired["enrollment_key"] = desired["section_school_code"] + "|" + desired["school_uid"]
-    current["enrollment_key"] = current["section_school_code"] + "|" + current["school_uid"].fillna("")
+    desired["building_id"] = desired["section_school_code"].map(section_buildings)
+    current["enrollment_key"] = (
+        current["section_school_code"] + "|" + current["school_uid"].fillna("")
+    )
     creates, updates = diff_records(desired, current, key="enrollment_key", fields=["admin"])
     gone = current[
         ~current["enrollment_key"].isin(desired["enrollment_key"])
@@ -394,4 +501,3 @@ def enrollment_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource
 
 
 plan_assets = [grading_period_plan, course_plan, section_plan, user_plan, enrollment_plan]
-

@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 import dagster as dg
 from pydantic import Field
 
-from esp_pipeline.resources.http import ApiError, RetryPolicy, SignedSession
+from esp_pipeline.resources.http import ApiError, RetryPolicy, SignedSession, json_body
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class OneRosterClient:
             if filter_expression:
                 params["filter"] = filter_expression
             response = self.session.request("GET", url, params=params, idempotent=True)
-            body = response.json()
+            body = json_body(response)
             if envelope not in body:
                 raise ApiError(
                     f"GET {path}: response has no '{envelope}' array; keys were {sorted(body)}",

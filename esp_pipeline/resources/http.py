@@ -81,6 +81,13 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
+def json_body(response: requests.Response) -> dict:
+    """Return the response's JSON body, parsed once (reads were parsed when checked)."""
+    if hasattr(response, "parsed_json"):
+        return response.parsed_json
+    return response.json() if response.content else {}
+
+
 class SignedSession:
     """A requests session that signs each attempt with two-legged OAuth 1.0a."""
 
@@ -183,7 +190,11 @@ class SignedSession:
         except requests.exceptions.ConnectTimeout as error:
             # The connection was never made, so nothing was sent: safe for every method.
             raise TransientError(f"{where}: connect timeout ({error})", method=method, url=url)
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ) as error:
             if idempotent:
                 raise TransientError(f"{where}: {type(error).__name__}", method=method, url=url)
             raise WriteOutcomeUnknown(
@@ -195,6 +206,8 @@ class SignedSession:
 
         status = response.status_code
         if status in ok_statuses or status in allow_statuses:
+            if method == "GET" and status == 200:
+                self._check_json(response, where)
             return response
         body = response.text[:300]
         if status == 429 or (idempotent and status in TRANSIENT_STATUSES):
@@ -216,3 +229,17 @@ class SignedSession:
         raise ApiError(
             f"{where}: HTTP {status}. Response: {body}", status=status, method=method, url=url
         )
+
+    @staticmethod
+    def _check_json(response: requests.Response, where: str) -> None:
+        """Treat a read whose JSON body is cut off as a transient failure worth a retry."""
+        if not response.content:
+            return
+        try:
+            response.parsed_json = response.json()
+        except ValueError as error:
+            raise TransientError(
+                f"{where}: response body is not complete JSON ({error})",
+                method="GET",
+                url=response.url,
+            ) from error

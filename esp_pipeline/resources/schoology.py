@@ -10,7 +10,13 @@ from urllib.parse import urljoin
 import dagster as dg
 from pydantic import Field
 
-from esp_pipeline.resources.http import ApiError, RetryPolicy, SignedSession
+from esp_pipeline.resources.http import (
+    ApiError,
+    RetryPolicy,
+    SignedSession,
+    WriteOutcomeUnknown,
+    json_body,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +67,13 @@ def nested(body: dict, keys: Sequence[str]) -> list:
 class SchoologyClient:
     """Paged reads and chunked bulk writes against Schoology's `/v1` API."""
 
-    def __init__(self, base_url: str, session: SignedSession, page_size: int = 200) -> None:
+    def __init__(
+        self, base_url: str, session: SignedSession, page_size: int = 200, max_rereads: int = 3
+    ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.session = session
         self.page_size = min(page_size, MAX_PAGE_SIZE)
+        self.max_rereads = max_rereads
 
     def url(self, path: str) -> str:
         return urljoin(self.base_url, path.lstrip("/"))
@@ -77,24 +86,57 @@ class SchoologyClient:
                 "GET", url, params=params, idempotent=True, allow_statuses=frozenset({303})
             )
             if response.status_code != 303:
-                return response.json() if response.content else {}
+                return json_body(response)
             url = urljoin(url, response.headers["Location"])
             params = None
         raise ApiError(f"GET {path}: too many redirects", method="GET", url=url)
 
     def iter_pages(self, path: str, key: str, params: dict | None = None) -> Iterator[dict]:
-        """Yield every row of a collection, following `links.next` until it is absent."""
+        """Yield every row of a collection once, following `links.next` until it is absent.
+
+        When the envelope carries `total`, the rows read are counted against it and the whole
+        collection is read again (up to `max_rereads` times) if a page came back short, so a cut
+        feed never passes for a complete one.
+        """
+        for attempt in range(self.max_rereads + 1):
+            rows, total = self._read_pages(path, key, params)
+            if total is None or len(rows) >= total:
+                yield from rows
+                return
+            self.session.log.warning(
+                "GET %s returned %d of %d rows; reading it again (attempt %d)",
+                path, len(rows), total, attempt + 1,
+            )
+        raise ApiError(
+            f"GET {path}: read {len(rows)} rows but Schoology reports total {total} after "
+            f"{self.max_rereads + 1} attempts; the feed is incomplete",
+            method="GET",
+            url=self.url(path),
+        )
+
+    def _read_pages(self, path: str, key: str, params: dict | None) -> tuple[list[dict], int | None]:
         url: str | None = self.url(path)
         query = {"start": 0, "limit": self.page_size, **(params or {})}
+        rows: dict[object, dict] = {}
+        anonymous: list[dict] = []
+        total: int | None = None
         while url:
             response = self.session.request("GET", url, params=query, idempotent=True)
-            body = response.json() if response.content else {}
-            rows = nested(body, (key,))
-            yield from rows
+            body = json_body(response)
+            page = nested(body, (key,))
+            for row in page:
+                row_id = row.get("id")
+                if row_id is None:
+                    anonymous.append(row)
+                else:
+                    rows[str(row_id)] = row
+            if body.get("total") not in (None, ""):
+                total = as_int(body["total"])
             url = (body.get("links") or {}).get("next")
             query = None
-            if not rows:
-                return
+            if not page:
+                break
+        return [*rows.values(), *anonymous], total
 
     def bulk(
         self,
@@ -120,7 +162,9 @@ class SchoologyClient:
             response = self.session.request(
                 method, self.url(path), params=params, json=body, idempotent=idempotent
             )
-            yield from self._item_results(method, path, chunk, response.json(), response_keys)
+            yield from self._item_results(
+                method, path, chunk, self._write_body(method, path, response), response_keys
+            )
 
     def bulk_delete(
         self, path: str, id_param: str, ids: Sequence[str], *, response_keys: Sequence[str],
@@ -132,7 +176,22 @@ class SchoologyClient:
             query = {**(params or {}), id_param: ",".join(chunk)}
             response = self.session.request("DELETE", self.url(path), params=query, idempotent=True)
             items = [{"id": i} for i in chunk]
-            yield from self._item_results("DELETE", path, items, response.json(), response_keys)
+            yield from self._item_results(
+                "DELETE", path, items, self._write_body("DELETE", path, response), response_keys
+            )
+
+    def _write_body(self, method: str, path: str, response) -> dict:
+        """Parse a write's answer; a body cut off leaves the write's outcome unknown."""
+        try:
+            return json_body(response)
+        except ValueError as error:
+            raise WriteOutcomeUnknown(
+                f"{method} {path}: the answer to a write is not complete JSON ({error}); "
+                "the server may have applied it",
+                status=response.status_code,
+                method=method,
+                url=self.url(path),
+            ) from error
 
     def _item_results(
         self, method: str, path: str, chunk: list[dict], body: dict, response_keys: Sequence[str]

@@ -1,13 +1,17 @@
 """The apply job: send the plan tables to Schoology in dependency order.
 
-It reads only the provisioning plan tables (never the SIS) and records one sync-log row per
-API outcome. Creates are safe to resend after a lost response because Schoology rejects a second
-object with the same unique key (school_uid, course_code, section_school_code, grading period
-title, one enrollment per section and user), so a retried or restarted run cannot duplicate.
+It reads only the provisioning plan and gate tables (never the SIS) and records one sync-log row
+per API outcome. Writes go through a ledger: each chunk is marked `intended` before it is sent and
+`done` or `failed` after, in the same transaction as its sync-log rows. A run killed at any point
+and started again skips what is `done` and resends what was only `intended`. Resending is safe
+because every create is keyed: users, courses, sections and enrollments go out with
+`update_existing=1` (an upsert on school_uid, course_code, section code, or section and user), a
+grading period title is unique, and a delete or deactivation that already happened answers 404.
 """
 
-
 import json
+import re
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
@@ -16,7 +20,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from esp_pipeline.resources.http import ApiError, WriteOutcomeUnknown
+from esp_pipeline.resources.http import ApiError, TransientError, WriteOutcomeUnknown, json_body
 from esp_pipeline.resources.schoology import (
     MAX_BULK_ITEMS,
     BulkItemResult,
@@ -26,42 +30,176 @@ from esp_pipeline.resources.schoology import (
 )
 from esp_pipeline.warehouse import ensure_schemas, table_exists
 
+PLAN_ENTITIES = ("grading_period", "course", "section", "user", "enrollment")
 SYNC_LOG_FIELDS = ["run_id", "entity", "action", "sis_key", "schoology_id", "http_method",
                    "endpoint", "response_code", "outcome", "message"]
 USER_SEND_FIELDS = ["school_uid", "name_first", "name_middle", "name_last", "username",
                     "primary_email", "role_id", "building_id", "additional_buildings"]
+REMOVAL_ACTIONS = {"deactivate", "delete"}
+# Per-item codes worth sending again in the same run: the server refused or failed the item.
+RETRYABLE_ITEM_CODES = {429, 500, 502, 503, 504}
+EMAIL_PATTERN = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
+
+LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS log.ledger (
+    plan_run_id VARCHAR,
+    entity VARCHAR,
+    action VARCHAR,
+    sis_key VARCHAR,
+    state VARCHAR,
+    schoology_id VARCHAR,
+    apply_run_id VARCHAR,
+    updated_at TIMESTAMP DEFAULT current_timestamp,
+    PRIMARY KEY (plan_run_id, entity, action, sis_key)
+)
+"""
 
 
 class ApplySettings(dg.ConfigurableResource):
-    """Run-time switches of the apply job."""
+    """Run-time switches of the apply job; set them in the launchpad for one run."""
 
     dry_run: bool = Field(
         default=False, description="Log what would change and write nothing to Schoology."
     )
+    pass_deletion_gates: list[str] = Field(
+        default_factory=list,
+        description="Entities (user, section, enrollment) whose failed deletion gates this one "
+        "run passes; the override is recorded in log.sync_log.",
+    )
+    pass_feed_gates: list[str] = Field(
+        default_factory=list,
+        description="Schoology building ids whose failed feed gates this one run passes; "
+        "recorded in log.sync_log.",
+    )
+    item_attempts: int = Field(
+        default=3, description="Attempts per chunk when Schoology fails items transiently."
+    )
+
+
+def redact(message: str) -> str:
+    """Remove e-mail addresses from a message before it reaches logs or the warehouse."""
+    return EMAIL_PATTERN.sub("<e-mail>", message)
+
+
+def explain(message: str) -> str:
+    """Add the fix to Schoology item errors a district can act on."""
+    lowered = message.lower()
+    if "e-mail" in lowered and ("another organisation" in lowered or "organization" in lowered
+                               or "different organ" in lowered):
+        return (f"{message}. Fix: the e-mail belongs to an account in another Schoology "
+                "organisation; change the user's e-mail in the SIS, or ask Schoology support to "
+                "release it")
+    if "e-mail" in lowered and "already used" in lowered:
+        return (f"{message}. Fix: another account in this district has the e-mail; merge the "
+                "accounts or correct the e-mail in the SIS")
+    return message
 
 
 class Applier:
-    """Sends plan rows and records each outcome in log.sync_log (and ownership in log.owned)."""
+    """Sends plan rows, records each outcome in log.sync_log, ownership in log.owned and
+    progress in log.ledger."""
 
-    def __init__(self, context: dg.OpExecutionContext, client: SchoologyClient, con, dry_run: bool):
+    def __init__(self, context: dg.OpExecutionContext, client: SchoologyClient, con,
+                 settings: ApplySettings):
         self.context = context
         self.client = client
         self.con = con
-        self.dry_run = dry_run
-        self.run_id = context.run_id
+        self.settings = settings
+        self.dry_run = settings.dry_run
+        self.run_id = context.run.run_id
         self.counts: dict[tuple[str, str, str], int] = defaultdict(int)
         self._log_rows: list[tuple] = []
         self._owned_rows: list[tuple] = []
         self._disowned_rows: list[tuple] = []
+        self._ledger_rows: list[tuple] = []
         ensure_schemas(con)
+        con.execute(LEDGER_DDL)
+        self.plan_run_id = self._plan_run_id()
+        self.held = self._held_scopes()
+
+    # ------------------------------------------------------------ plan and gates
+
+    def _plan_run_id(self) -> str:
+        """Return the run that wrote the plans; all plan tables must come from the same one."""
+        run_ids = set()
+        for entity in PLAN_ENTITIES:
+            table = f"provisioning.{entity}_plan"
+            if not table_exists(self.con, table):
+                raise dg.Failure(f"{table} is missing: run plan_job (materialize the "
+                                 "provisioning assets) before apply_job.")
+            run_ids |= {r[0] for r in self.con.execute(
+                f"SELECT DISTINCT plan_run_id FROM {table}").fetchall()}
+        if table_exists(self.con, "provisioning.gates"):
+            run_ids |= {r[0] for r in self.con.execute(
+                "SELECT DISTINCT plan_run_id FROM provisioning.gates").fetchall()}
+        run_ids.discard(None)
+        if len(run_ids) > 1:
+            raise dg.Failure(
+                "the plan tables come from different plan runs "
+                f"({', '.join(sorted(run_ids))}), so they may contradict each other. Run "
+                "plan_job again to write a complete plan, then apply_job."
+            )
+        return run_ids.pop() if run_ids else ""
+
+    def _held_scopes(self) -> dict[tuple[str, str], str]:
+        """(gate kind or entity, scope) → message, for failed gates not passed by this run."""
+        if not table_exists(self.con, "provisioning.gates"):
+            return {}
+        held = {}
+        for gate, entity, scope, message in self.con.execute(
+            "SELECT gate, entity, scope, message FROM provisioning.gates WHERE NOT passed"
+        ).fetchall():
+            if gate == "feed":
+                if scope in self.settings.pass_feed_gates:
+                    continue
+                held[("feed", scope)] = message
+            elif entity not in self.settings.pass_deletion_gates:
+                held[(entity, scope)] = message
+        return held
+
+    def record_overrides(self) -> None:
+        """Write one sync-log row per failed gate this run passes on purpose."""
+        if not table_exists(self.con, "provisioning.gates"):
+            return
+        for gate, entity, scope, message in self.con.execute(
+            "SELECT gate, entity, scope, message FROM provisioning.gates WHERE NOT passed"
+        ).fetchall():
+            passed = (gate == "feed" and scope in self.settings.pass_feed_gates) or (
+                gate == "deletion" and entity in self.settings.pass_deletion_gates)
+            if passed:
+                self.context.log.warning("gate passed once by run config: %s", message)
+                self.record(entity, "gate_override", f"{gate}:{scope}", None, "", "", None,
+                            "override", message)
+        self.flush()
 
     def plan(self, entity: str) -> pd.DataFrame:
-        table = f"provisioning.{entity}_plan"
-        if not table_exists(self.con, table):
-            raise dg.Failure(f"{table} is missing: materialize the provisioning assets first.")
-        plan = self.con.execute(f"SELECT * FROM {table} ORDER BY action, sis_key").df()
+        """Return this entity's plan rows still to apply, holding rows behind failed gates."""
+        plan = self.con.execute(
+            f"SELECT * FROM provisioning.{entity}_plan ORDER BY action, sis_key"
+        ).df()
         plan["payload"] = plan["payload"].map(lambda p: json.loads(p) if p else {})
-        return plan
+        done = {(a, k) for a, k in self.con.execute(
+            "SELECT action, sis_key FROM log.ledger WHERE plan_run_id = ? AND entity = ? "
+            "AND state = 'done'", [self.plan_run_id, entity]).fetchall()}
+        if done:
+            self.context.log.info("%s: %d rows already applied by an earlier run of this plan",
+                                  entity, len(done))
+        keep = []
+        for row in plan.itertuples():
+            if (row.action, row.sis_key) in done:
+                keep.append(False)
+                continue
+            reason = self.held.get(("feed", row.scope))
+            if reason is None and row.action in REMOVAL_ACTIONS:
+                reason = self.held.get((entity, row.scope))
+            if reason:
+                self.record(entity, row.action, row.sis_key, row.schoology_id, "", "", None,
+                            "held", reason)
+                keep.append(False)
+            else:
+                keep.append(True)
+        self.flush()
+        return plan[keep] if len(plan) else plan
 
     def id_map(self, entity: str, snapshot_sql: str) -> dict[str, str]:
         """SIS key → Schoology id: objects this pipeline recorded, then the latest snapshot."""
@@ -71,17 +209,28 @@ class Applier:
         ids.update({k: v for k, v in self.con.execute(snapshot_sql).fetchall() if k})
         return ids
 
+    # ------------------------------------------------------------ outcomes
+
     def record(self, entity: str, action: str, sis_key: str, schoology_id: str | None,
-               method: str, endpoint: str, code: int | None, outcome: str, message: str = "") -> None:
+               method: str, endpoint: str, code: int | None, outcome: str,
+               message: str = "") -> None:
+        message = redact(message)
         self.counts[(entity, action, outcome)] += 1
-        self._log_rows.append(
-            (self.run_id, entity, action, sis_key, schoology_id, method, endpoint, code, outcome,
-             message[:500])
-        )
+        self._log_rows.append((self.run_id, entity, action, sis_key, schoology_id, method,
+                               endpoint, code, outcome, message[:1000]))
+        if outcome in ("ok", "failed", "unknown"):
+            state = {"ok": "done", "failed": "failed", "unknown": "intended"}[outcome]
+            self._ledger_rows.append((self.plan_run_id, entity, action, sis_key, state,
+                                      schoology_id, self.run_id))
         if outcome == "failed":
-            self.context.log.error(
-                "%s %s %s failed (HTTP %s): %s", entity, action, sis_key, code, message[:200]
-            )
+            self.context.log.error("%s %s %s failed (HTTP %s): %s", entity, action, sis_key,
+                                   code, message[:300])
+
+    def intend(self, entity: str, action: str, keys: Sequence[str]) -> None:
+        """Mark rows as about to be sent, committed before the request goes out."""
+        self._ledger_rows.extend((self.plan_run_id, entity, action, k, "intended", None,
+                                  self.run_id) for k in keys)
+        self.flush()
 
     def own(self, entity: str, sis_key: str, schoology_id: str) -> None:
         self._owned_rows.append((entity, sis_key, schoology_id, self.run_id))
@@ -90,18 +239,25 @@ class Applier:
         self._disowned_rows.append((entity, sis_key))
 
     def flush(self) -> None:
-        """Write buffered outcomes in one transaction, after every chunk sent."""
-        if not (self._log_rows or self._owned_rows or self._disowned_rows):
+        """Write buffered outcomes in one transaction."""
+        if not (self._log_rows or self._owned_rows or self._disowned_rows or self._ledger_rows):
             return
         # DuckDB inserts row by row through executemany are slow; a registered frame is one scan.
-        log_rows = pd.DataFrame(self._log_rows, columns=SYNC_LOG_FIELDS)
-        owned_rows = pd.DataFrame(self._owned_rows, columns=["entity", "sis_key", "schoology_id",
-                                                             "run_id"])
-        disowned_rows = pd.DataFrame(self._disowned_rows, columns=["entity", "sis_key"])
+        frames = {
+            "log_rows": pd.DataFrame(self._log_rows, columns=SYNC_LOG_FIELDS),
+            "owned_rows": pd.DataFrame(self._owned_rows,
+                                       columns=["entity", "sis_key", "schoology_id", "run_id"]),
+            "disowned_rows": pd.DataFrame(self._disowned_rows, columns=["entity", "sis_key"]),
+            # Later rows of the same key win, so keep only the last one per key.
+            "ledger_rows": pd.DataFrame(
+                self._ledger_rows,
+                columns=["plan_run_id", "entity", "action", "sis_key", "state", "schoology_id",
+                         "apply_run_id"],
+            ).drop_duplicates(["plan_run_id", "entity", "action", "sis_key"], keep="last"),
+        }
         self.con.execute("BEGIN TRANSACTION")
-        self.con.register("log_rows", log_rows)
-        self.con.register("owned_rows", owned_rows)
-        self.con.register("disowned_rows", disowned_rows)
+        for name, frame in frames.items():
+            self.con.register(name, frame)
         self.con.execute(
             f"INSERT INTO log.sync_log ({', '.join(SYNC_LOG_FIELDS)}) SELECT * FROM log_rows"
         )
@@ -113,10 +269,17 @@ class Applier:
             "DELETE FROM log.owned o USING disowned_rows d "
             "WHERE o.entity = d.entity AND o.sis_key = d.sis_key"
         )
-        for name in ("log_rows", "owned_rows", "disowned_rows"):
+        self.con.execute(
+            "INSERT OR REPLACE INTO log.ledger (plan_run_id, entity, action, sis_key, state, "
+            "schoology_id, apply_run_id) SELECT * FROM ledger_rows"
+        )
+        for name in frames:
             self.con.unregister(name)
         self.con.execute("COMMIT")
         self._log_rows, self._owned_rows, self._disowned_rows = [], [], []
+        self._ledger_rows = []
+
+    # ------------------------------------------------------------ sending
 
     def send(
         self,
@@ -127,44 +290,66 @@ class Applier:
         method: str,
         endpoint: str,
         on_success: Callable[[str, str | None, BulkItemResult], None] | None = None,
+        already_done: Callable[[BulkItemResult], bool] | None = None,
     ) -> None:
         """Send (sis_key, schoology_id, item) rows in chunks of 50 through `call`.
 
-        A chunk that fails as a whole is logged item by item and the next chunk still goes.
+        A chunk whose outcome is unknown, and items that fail with a transient code, are sent
+        again (up to `item_attempts` times); the keys make resending safe. `already_done` tells
+        a failure that means the change is in place (a 404 on a removal, say) from a real one.
         """
         for start in range(0, len(rows), MAX_BULK_ITEMS):
-            chunk = list(rows[start : start + MAX_BULK_ITEMS])
+            pending = list(rows[start : start + MAX_BULK_ITEMS])
             if self.dry_run:
-                for sis_key, schoology_id, _ in chunk:
+                for sis_key, schoology_id, _ in pending:
                     self.record(entity, action, sis_key, schoology_id, method, endpoint, None,
                                 "dry_run", "would send")
                 self.flush()
                 continue
-            try:
-                results = call([item for _, _, item in chunk])
-            except WriteOutcomeUnknown as error:
+            self.intend(entity, action, [sis_key for sis_key, _, _ in pending])
+            for attempt in range(1, self.settings.item_attempts + 1):
+                last = attempt == self.settings.item_attempts
+                pending = self._send_chunk(entity, action, pending, call, method, endpoint,
+                                           on_success, already_done, last)
+                self.flush()
+                if not pending:
+                    break
+                time.sleep(min(2.0 ** attempt, 10.0))
+
+    def _send_chunk(self, entity, action, chunk, call, method, endpoint, on_success,
+                    already_done, last) -> list:
+        """Send one chunk; return the rows worth another attempt."""
+        try:
+            results = call([item for _, _, item in chunk])
+        except (WriteOutcomeUnknown, TransientError) as error:
+            if last:
                 for sis_key, schoology_id, _ in chunk:
                     self.record(entity, action, sis_key, schoology_id, method, endpoint,
                                 error.status, "unknown", str(error))
-                self.flush()
-                continue
-            except ApiError as error:
-                for sis_key, schoology_id, _ in chunk:
-                    self.record(entity, action, sis_key, schoology_id, method, endpoint,
-                                error.status, "failed", str(error))
-                self.flush()
-                continue
-            for (sis_key, schoology_id, _), result in zip(chunk, results):
-                if result.ok:
-                    result_id = _result_id(result) or schoology_id
-                    self.record(entity, action, sis_key, result_id, method, endpoint,
-                                result.response_code, "ok")
-                    if on_success:
-                        on_success(sis_key, result_id, result)
-                else:
-                    self.record(entity, action, sis_key, schoology_id, method, endpoint,
-                                result.response_code, "failed", result.message)
-            self.flush()
+                return []
+            self.context.log.warning("%s %s: chunk of %d will be sent again: %s",
+                                     entity, action, len(chunk), redact(str(error)))
+            return chunk
+        except ApiError as error:
+            for sis_key, schoology_id, _ in chunk:
+                self.record(entity, action, sis_key, schoology_id, method, endpoint,
+                            error.status, "failed", explain(str(error)))
+            return []
+        retry = []
+        for row, result in zip(chunk, results):
+            sis_key, schoology_id, _ = row
+            if result.ok or (already_done is not None and already_done(result)):
+                result_id = _result_id(result) or schoology_id
+                self.record(entity, action, sis_key, result_id, method, endpoint,
+                            result.response_code, "ok")
+                if on_success:
+                    on_success(sis_key, result_id, result)
+            elif result.response_code in RETRYABLE_ITEM_CODES and not last:
+                retry.append(row)
+            else:
+                self.record(entity, action, sis_key, schoology_id, method, endpoint,
+                            result.response_code, "failed", explain(result.message))
+        return retry
 
     def summary(self, entity: str) -> dict[str, int]:
         return {f"{action}_{outcome}": n for (e, action, outcome), n in sorted(self.counts.items())
@@ -181,6 +366,10 @@ def _result_id(result: BulkItemResult) -> str | None:
 
 def _clean(item: dict) -> dict:
     return {k: v for k, v in item.items() if v is not None}
+
+
+def _gone(result: BulkItemResult) -> bool:
+    return result.response_code == 404
 
 
 def _bulk(client: SchoologyClient, method: str, path: str, request_keys, response_keys,
@@ -217,30 +406,54 @@ def apply_grading_periods(context: dg.OpExecutionContext, schoology: SchoologyRe
     """Create grading periods named in terms.csv and correct their dates."""
     client = schoology.get_client(logger=context.log)
     with warehouse.get_connection() as con:
-        applier = Applier(context, client, con, apply_settings.dry_run)
+        applier = Applier(context, client, con, apply_settings)
+        applier.record_overrides()
         plan = applier.plan("grading_period")
+        existing: dict[str, str] = {}
+
+        def title_exists(result: BulkItemResult) -> bool:
+            # A resent create finds its own earlier success: the title is unique.
+            if not existing:
+                existing.update({g.get("title"): str(g.get("id")) for g in
+                                 client.iter_pages("gradingperiods", "gradingperiods")})
+            title = result.item.get("title")
+            if title in existing:
+                result.body.setdefault("id", existing[title])
+                return True
+            return False
+
         for row in plan.itertuples():
             item = {"title": row.payload["title"], "start": row.payload["start"],
                     "end": row.payload["end"]}
             if row.action == "create":
-                call = _single(client, "POST", "gradingperiods", idempotent=True)
-                rows = [(row.sis_key, None, item)]
-                applier.send("grading_period", "create", rows, call, "POST", "gradingperiods",
-                             on_success=lambda k, i, r: applier.own("grading_period", k, i))
+                applier.send("grading_period", "create", [(row.sis_key, None, item)],
+                             _single(client, "POST", "gradingperiods"), "POST", "gradingperiods",
+                             on_success=lambda k, i, r: applier.own("grading_period", k, i),
+                             already_done=title_exists)
             elif row.action == "update":
-                call = _single(client, "PUT", f"gradingperiods/{row.schoology_id}", idempotent=True)
                 applier.send("grading_period", "update", [(row.sis_key, row.schoology_id, item)],
-                             call, "PUT", "gradingperiods/{id}")
+                             _single(client, "PUT", f"gradingperiods/{row.schoology_id}"),
+                             "PUT", "gradingperiods/{id}")
         return _done(context, applier, "grading_period")
 
 
-def _single(client: SchoologyClient, method: str, path: str, *, idempotent: bool):
-    """Wrap a single-object write so it looks like a one-item bulk call."""
+def _single(client: SchoologyClient, method: str, path: str):
+    """Wrap a single-object write so it looks like a one-item bulk call.
+
+    An HTTP error becomes that item's result, so the caller can tell "already exists" from a
+    real failure.
+    """
     def call(items: list[dict]) -> list[BulkItemResult]:
-        response = client.session.request(method, client.url(path), json=items[0],
-                                          idempotent=idempotent)
-        body = response.json() if response.content else {}
-        return [BulkItemResult(items[0], 200, body)]
+        try:
+            response = client.session.request(method, client.url(path), json=items[0],
+                                              idempotent=True)
+        except TransientError:
+            raise
+        except ApiError as error:
+            if error.status is None:
+                raise
+            return [BulkItemResult(items[0], error.status, {"message": str(error)})]
+        return [BulkItemResult(items[0], 200, json_body(response))]
     return call
 
 
@@ -250,7 +463,7 @@ def apply_courses(context: dg.OpExecutionContext, schoology: SchoologyResource,
     """Create and update courses; courses are never deleted by the pipeline."""
     client = schoology.get_client(logger=context.log)
     with warehouse.get_connection() as con:
-        applier = Applier(context, client, con, apply_settings.dry_run)
+        applier = Applier(context, client, con, apply_settings)
         plan = applier.plan("course")
         creates = [(r.sis_key, None, {**r.payload, "synced": 1})
                    for r in plan.itertuples() if r.action == "create"]
@@ -275,10 +488,11 @@ def apply_sections(context: dg.OpExecutionContext, schoology: SchoologyResource,
     """Create, update and deactivate (active=0) course sections."""
     client = schoology.get_client(logger=context.log)
     with warehouse.get_connection() as con:
-        applier = Applier(context, client, con, apply_settings.dry_run)
+        applier = Applier(context, client, con, apply_settings)
         plan = applier.plan("section")
         course_ids = applier.id_map("course", "SELECT course_code, id FROM schoology.courses")
-        period_ids = applier.id_map("grading_period", "SELECT title, id FROM schoology.grading_periods")
+        period_ids = applier.id_map("grading_period",
+                                    "SELECT title, id FROM schoology.grading_periods")
 
         def section_item(payload: dict) -> dict:
             return {
@@ -325,38 +539,47 @@ def apply_sections(context: dg.OpExecutionContext, schoology: SchoologyResource,
 @dg.op(ins=AFTER, out=NOTHING_OUT, tags={"kind": "schoology"})
 def apply_users(context: dg.OpExecutionContext, schoology: SchoologyResource,
                 warehouse: DuckDBResource, apply_settings: ApplySettings):
-    """Create, update, reactivate and deactivate users (deactivation keeps enrollments, no mail)."""
+    """Create, link, update, reactivate and deactivate users.
+
+    Deactivation keeps enrollments and sends no e-mail; reactivation restores enrollments.
+    """
     client = schoology.get_client(logger=context.log)
     with warehouse.get_connection() as con:
-        applier = Applier(context, client, con, apply_settings.dry_run)
+        applier = Applier(context, client, con, apply_settings)
         plan = applier.plan("user")
 
         def user_item(payload: dict) -> dict:
             item = {f: payload.get(f) for f in USER_SEND_FIELDS}
             return _clean({**item, "synced": 1})
 
-        creates = [(r.sis_key, None, {**user_item(r.payload), "email_login_info": 0})
-                   for r in plan.itertuples() if r.action == "create"]
-        applier.send("user", "create", creates,
+        def rows_for(*actions: str, extra: dict | None = None, with_id: bool = True):
+            return [(r.sis_key, r.schoology_id,
+                     {**({"id": r.schoology_id} if with_id else {}), **user_item(r.payload),
+                      **(extra or {})})
+                    for r in plan.itertuples() if r.action in actions]
+
+        applier.send("user", "create", rows_for("create", extra={"email_login_info": 0},
+                                                with_id=False),
                      _bulk(client, "POST", "users", ("users", "user"), ("user",),
                            {"update_existing": 1}),
                      "POST", "users", on_success=lambda k, i, r: applier.own("user", k, i))
+        applier.send("user", "link", rows_for("link"),
+                     _bulk(client, "PUT", "users", ("users", "user"), ("user",)),
+                     "PUT", "users", on_success=lambda k, i, r: applier.own("user", k, i))
         returning = [(r.sis_key, r.schoology_id, {"uid": int(r.schoology_id), "option_reenroll": 1})
                      for r in plan.itertuples() if r.action == "reactivate"]
         applier.send("user", "reactivate", returning,
                      _bulk(client, "PUT", "users/reactivate", ("user",), ("user",)),
                      "PUT", "users/reactivate",
                      on_success=lambda k, i, r: applier.own("user", k, i))
-        updates = [(r.sis_key, r.schoology_id, {"id": r.schoology_id, **user_item(r.payload)})
-                   for r in plan.itertuples() if r.action in ("update", "reactivate")]
-        applier.send("user", "update", updates,
+        applier.send("user", "update", rows_for("update", "reactivate"),
                      _bulk(client, "PUT", "users", ("users", "user"), ("user",)), "PUT", "users")
         leavers = [(r.sis_key, r.schoology_id, {"id": r.schoology_id})
                    for r in plan.itertuples() if r.action == "deactivate"]
         applier.send("user", "deactivate", leavers,
                      _delete(client, "users", "uids", ("user",),
                              {"option_keep_enrollments": 1, "email_notification": 0}),
-                     "DELETE", "users")
+                     "DELETE", "users", already_done=_gone)
         return _done(context, applier, "user")
 
 
@@ -366,7 +589,7 @@ def apply_enrollments(context: dg.OpExecutionContext, schoology: SchoologyResour
     """Enroll students and every teacher of a section; remove only enrollments it created."""
     client = schoology.get_client(logger=context.log)
     with warehouse.get_connection() as con:
-        applier = Applier(context, client, con, apply_settings.dry_run)
+        applier = Applier(context, client, con, apply_settings)
         plan = applier.plan("enrollment")
         section_ids = applier.id_map(
             "section", "SELECT section_school_code, id FROM schoology.sections")
@@ -389,7 +612,7 @@ def apply_enrollments(context: dg.OpExecutionContext, schoology: SchoologyResour
                                               "status": 1}))
         applier.send("enrollment", "create", creates,
                      _bulk(client, "POST", "enrollments", ("enrollments", "enrollment"),
-                           ("enrollments", "enrollment")),
+                           ("enrollments", "enrollment"), {"update_existing": 1}),
                      "POST", "enrollments",
                      on_success=lambda k, i, r: applier.own("enrollment", k, i))
 
@@ -411,34 +634,40 @@ def apply_enrollments(context: dg.OpExecutionContext, schoology: SchoologyResour
                      _delete(client, "enrollments", "enrollment_ids",
                              ("enrollments", "enrollment")),
                      "DELETE", "enrollments",
-                     on_success=lambda k, i, r: applier.disown("enrollment", k))
+                     on_success=lambda k, i, r: applier.disown("enrollment", k),
+                     already_done=_gone)
         return _done(context, applier, "enrollment")
 
 
 @dg.op(ins=AFTER, tags={"kind": "duckdb"})
 def report_apply(context: dg.OpExecutionContext, warehouse: DuckDBResource) -> None:
-    """Summarise this run's sync log; fail the run if any item failed or ended unknown."""
+    """Summarise this run's sync log; fail the run if any item failed, ended unknown or was
+    held by a gate, after everything else was applied."""
     with warehouse.get_connection() as con:
         ensure_schemas(con)
         summary = con.execute(
             "SELECT entity, action, outcome, count(*) AS n FROM log.sync_log WHERE run_id = ? "
             "GROUP BY ALL ORDER BY ALL",
-            [context.run_id],
+            [context.run.run_id],
         ).df()
+        held = con.execute(
+            "SELECT DISTINCT message FROM log.sync_log WHERE run_id = ? AND outcome = 'held'",
+            [context.run.run_id],
+        ).fetchall()
     context.add_output_metadata({
         "summary": dg.MetadataValue.md(summary.to_markdown(index=False) if len(summary)
                                        else "_no changes_"),
         "writes": int(summary.loc[summary["outcome"] == "ok", "n"].sum()) if len(summary) else 0,
     })
-    bad = summary[summary["outcome"].isin(["failed", "unknown"])]
+    bad = summary[summary["outcome"].isin(["failed", "unknown", "held"])]
     if len(bad):
+        lines = [f"{int(bad['n'].sum())} plan items did not apply; see log.sync_log for run "
+                 f"{context.run.run_id} (outcome failed, unknown or held). Everything else was "
+                 "applied, and the next sync plans the remainder again."]
+        lines += [f"held: {message}" for (message,) in held]
         raise dg.Failure(
-            description=(
-                f"{int(bad['n'].sum())} plan items did not apply; see log.sync_log for run "
-                f"{context.run_id} (rows with outcome failed or unknown). The rest was applied, "
-                "and the next sync plans the remainder again."
-            ),
-            metadata={"failed": dg.MetadataValue.md(bad.to_markdown(index=False))},
+            description="\n".join(lines),
+            metadata={"not_applied": dg.MetadataValue.md(bad.to_markdown(index=False))},
         )
 
 
