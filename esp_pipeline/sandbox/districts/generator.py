@@ -4,6 +4,10 @@ Schools cycle elementary (KG-05), middle (06-08) and high (09-12). Every student
 and a period schedule of 6-8 sections drawn from per-period slots. Each slot contains full-year
 courses or a fall/spring pair of semester courses, so no student has two sections in one period
 and term. Time and memory are linear in the number of students.
+
+Rarer real-world cases are off by default, so the default output stays fixed for a given seed:
+`dual_enrollment_rate` gives students a second school with a section there, and `withdrawn_rate`
+marks students withdrawn with their enrollments ended. `PRESETS` contains named sizes such as W2.
 """
 
 from __future__ import annotations
@@ -165,17 +169,45 @@ def generate_district(
     district_id: str = "1",
     district_name: str = "Sandbox Unified School District",
     email_domain: str = "sandbox-usd.example.org",
+    level_weights: tuple[int, int, int] = (1, 1, 1),
+    schedule_size: tuple[int, int] = (6, 8),
+    dual_enrollment_rate: float = 0.0,
+    withdrawn_rate: float = 0.0,
 ) -> District:
     """Build a district with `schools` schools and about `students` students.
 
     `school_year` is the ending calendar year (2026 for 2025-26). It defaults to the current
     school year, so pass it when runs on different dates must match. `teachers` defaults to one
     per 14 students. The same arguments give the same district.
+
+    `level_weights` sets the share of elementary, middle and high schools (the default cycles
+    them one by one). `schedule_size` is the (min, max) number of sections per student, homeroom
+    included, between 5 and 9; a student may get fewer than the drawn number when a fall/spring
+    pair does not fit. `dual_enrollment_rate` is the fraction of students who also attend a
+    second school (a school of the same level when there is one) and take one section there.
+    `withdrawn_rate` is the fraction of students withdrawn in the first weeks of school: each
+    gets status `tobedeleted` or `inactive`, `enabled_user` false, and enrollments that end on
+    the withdrawal day with the same status. Those records carry the withdrawal time as
+    dateLastModified, and `loaded_at` moves to the latest of them.
     """
     if schools < 1:
         raise ValueError(f"schools must be at least 1, got {schools}")
     if students < schools:
         raise ValueError(f"students ({students}) must be at least the number of schools ({schools})")
+    if len(level_weights) != 3 or min(level_weights) < 0 or sum(level_weights) < 1:
+        raise ValueError(
+            f"level_weights must be three non-negative integers with a positive sum, "
+            f"got {level_weights!r}"
+        )
+    low, high = schedule_size
+    if not 5 <= low <= high <= 9:
+        raise ValueError(f"schedule_size must satisfy 5 <= min <= max <= 9, got {schedule_size!r}")
+    for name, rate in (
+        ("dual_enrollment_rate", dual_enrollment_rate),
+        ("withdrawn_rate", withdrawn_rate),
+    ):
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"{name} must be between 0 and 1, got {rate}")
     if school_year is None:
         school_year = school_year_for(dt.date.today())
     if teachers is None:
@@ -189,10 +221,25 @@ def generate_district(
         non_latin_rate=non_latin_rate,
         district_id=district_id,
         email_domain=email_domain,
+        schedule_size=schedule_size,
     )
-    district = builder.build(schools, students, teachers, district_name)
+    district = builder.build(schools, students, teachers, district_name, level_weights)
+    if dual_enrollment_rate or withdrawn_rate:
+        # A second generator keeps the base district identical whatever these rates are.
+        extras = random.Random(f"{seed}:extras")
+        _add_dual_enrollments(district, extras, dual_enrollment_rate)
+        _withdraw_students(district, extras, withdrawn_rate)
     log.info("generated district seed=%s: %s", seed, district.summary())
     return district
+
+
+def generate_preset(name: str, **overrides) -> District:
+    """Generate the named size preset from PRESETS; keyword arguments override its settings."""
+    try:
+        settings = PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None
+    return generate_district(**{**settings, **overrides})
 
 
 class _Builder:
@@ -207,8 +254,10 @@ class _Builder:
         non_latin_rate: float,
         district_id: str,
         email_domain: str,
+        schedule_size: tuple[int, int] = (6, 8),
     ) -> None:
         self.rng = rng
+        self.schedule_size = schedule_size
         self.year = school_year
         self.class_size = class_size
         self.co_teacher_rate = co_teacher_rate
@@ -233,9 +282,16 @@ class _Builder:
             loaded_at=self.stamp,
         )
 
-    def build(self, schools: int, students: int, teachers: int, name: str) -> District:
+    def build(
+        self,
+        schools: int,
+        students: int,
+        teachers: int,
+        name: str,
+        level_weights: tuple[int, int, int] = (1, 1, 1),
+    ) -> District:
         self.district.org.name = name
-        levels = [_LEVEL_ORDER[index % 3] for index in range(schools)]
+        levels = _interleave_levels(schools, level_weights)
         # Each grade gets about the same number of students, so a school's share is its grade count.
         weights = [len(_LEVELS[level][1]) for level in levels]
         student_counts = _apportion(students, weights)
@@ -418,8 +474,8 @@ class _SchoolScheduler:
                 self._sections(offering, grade, period, members)
 
     def _choose_schedule(self) -> list[tuple[_Slot, _Offering]]:
-        """Pick 5-7 sections besides the homeroom: the four core slots plus extras."""
-        target = self.rng.randint(6, 8) - 1  # minus the homeroom
+        """Pick sections besides the homeroom: the four core slots plus extras, to the drawn size."""
+        target = self.rng.randint(*self.b.schedule_size) - 1  # minus the homeroom
         chosen = [(slot, slot.offerings[0]) for slot in self.core_slots]
         extras = list(self.extra_slots)
         self.rng.shuffle(extras)
@@ -533,6 +589,134 @@ class _SchoolScheduler:
         )
 
 
+def _interleave_levels(schools: int, weights: tuple[int, int, int]) -> list[str]:
+    """Assign a level to each school in proportion to `weights`, spreading each level evenly.
+
+    This is smooth weighted round-robin: with equal weights it cycles elementary, middle, high.
+    """
+    current = [0, 0, 0]
+    total = sum(weights)
+    levels = []
+    for _ in range(schools):
+        for index, weight in enumerate(weights):
+            current[index] += weight
+        chosen = max(range(3), key=lambda index: current[index])
+        current[chosen] -= total
+        levels.append(_LEVEL_ORDER[chosen])
+    return levels
+
+
+def _term_slots(school_class: SchoolClass, term_titles: dict[str, str]) -> set[tuple[str, str]]:
+    """Return the (period, semester) pairs a section occupies; a Y1 section fills S1 and S2."""
+    slots = set()
+    for term_id in school_class.term_ids:
+        title = term_titles.get(term_id, term_id)
+        for semester in ("S1", "S2") if title == "Y1" else (title,):
+            for period in school_class.periods:
+                slots.add((period, semester))
+    return slots
+
+
+def _add_dual_enrollments(district: District, rng: random.Random, rate: float) -> None:
+    """Give a `rate` share of students a second school and one section there that fits their day.
+
+    A student for whom none of 20 sampled sections fits keeps a single school.
+    """
+    students = district.students
+    count = round(len(students) * rate)
+    if count == 0 or len(district.schools) < 2:
+        return
+    sessions = {session.sourced_id: session for session in district.sessions}
+    term_titles = {session_id: session.title for session_id, session in sessions.items()}
+    level_of = {school.sourced_id: school.name.split()[-2] for school in district.schools}
+    classes = {school_class.sourced_id: school_class for school_class in district.classes}
+    scheduled_by_school: dict[str, list[SchoolClass]] = {}
+    for school_class in district.classes:
+        if school_class.class_type == "scheduled":
+            scheduled_by_school.setdefault(school_class.school_id, []).append(school_class)
+    chosen = rng.sample(students, count)
+    chosen_ids = {student.sourced_id for student in chosen}
+    busy: dict[str, set[tuple[str, str]]] = {student_id: set() for student_id in chosen_ids}
+    for enrollment in district.enrollments:
+        if enrollment.user_id in chosen_ids:
+            busy[enrollment.user_id] |= _term_slots(classes[enrollment.class_id], term_titles)
+    schools_by_level: dict[str, list[str]] = {}
+    for school in district.schools:
+        schools_by_level.setdefault(level_of[school.sourced_id], []).append(school.sourced_id)
+    all_school_ids = [school.sourced_id for school in district.schools]
+    added = 0
+    for student in chosen:
+        home = student.org_ids[0]
+        peers = [i for i in schools_by_level[level_of[home]] if i != home]
+        others = peers or [i for i in all_school_ids if i != home]
+        other = rng.choice(others)
+        candidates = scheduled_by_school.get(other, [])
+        for school_class in rng.sample(candidates, min(20, len(candidates))):
+            if busy[student.sourced_id] & _term_slots(school_class, term_titles):
+                continue
+            term = sessions[school_class.term_ids[0]]
+            student.org_ids.append(other)
+            district.enrollments.append(
+                Enrollment(
+                    sourced_id=f"{school_class.sourced_id}-{student.sourced_id}",
+                    role="student",
+                    primary=False,
+                    user_id=student.sourced_id,
+                    class_id=school_class.sourced_id,
+                    school_id=other,
+                    begin_date=term.start_date,
+                    end_date=term.end_date,
+                    date_last_modified=student.date_last_modified,
+                )
+            )
+            added += 1
+            break
+    log.info("gave %d of %d sampled students a section at a second school", added, count)
+
+
+def _withdraw_students(district: District, rng: random.Random, rate: float) -> None:
+    """Withdraw a `rate` share of students on a school day in the first six weeks of the year."""
+    students = district.students
+    count = round(len(students) * rate)
+    if count == 0:
+        return
+    first_day = min(session.start_date for session in district.terms)
+    by_user: dict[str, list[Enrollment]] = {}
+
+    chosen = rng.sample(students, count)
+    chosen_ids = {student.sourced_id for student in chosen}
+    for enrollment in district.enrollments:
+        if enrollment.user_id in chosen_ids:
+            by_user.setdefault(enrollment.user_id, []).append(enrollment)
+    latest = district.loaded_at
+    for student in chosen:
+        day = _next_school_day(first_day + dt.timedelta(days=rng.randrange(1, 42)))
+        status = rng.choice(("tobedeleted", "inactive"))
+        stamp = dt.datetime(day.year, day.month, day.day, 15, tzinfo=UTC)
+        student.status = status
+        student.enabled_user = False
+        student.date_last_modified = stamp
+
+        for enrollment in by_user.get(student.sourced_id, []):
+            enrollment.status = status
+            # A section that had not started yet (spring) ends on its first day.
+            if enrollment.end_date is None or enrollment.end_date > day:
+                enrollment.end_date = day
+            if enrollment.begin_date is not None and enrollment.end_date < enrollment.begin_date:
+                enrollment.end_date = enrollment.begin_date
+            enrollment.date_last_modified = stamp
+        latest = max(latest, stamp)
+
+    district.loaded_at = latest
+
+
+def _next_school_day(day: dt.date) -> dt.date:
+    """Return `day`, or the Monday after it when it falls on a weekend."""
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
 def _apportion(total: int, weights: list[int]) -> list[int]:
     """Split `total` into integers proportional to `weights` (largest remainder method)."""
     weight_sum = sum(weights)
@@ -558,3 +742,20 @@ def _ascii_handle(text: str) -> str:
     """Fold a name to lower-case ASCII letters and dots ("Zoë O'Brien" -> "zoeobrien")."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return "".join(ch for ch in folded.lower() if ch.isalnum() or ch == ".").strip(".")
+
+
+# Named sizes for load tests. W2 is a large district: 50,000 students and 3,000 teachers in 60
+# schools (36 elementary, 13 middle, 11 high). Seed 1 for school year 2027 gives 20,021 sections
+# and 393,454 enrollments; other seeds land within a few percent.
+W2 = {
+    "schools": 60,
+    "students": 50_000,
+    "teachers": 3_000,
+    "level_weights": (36, 13, 11),
+    "class_size": 20,
+    "schedule_size": (6, 9),
+    "dual_enrollment_rate": 0.01,
+    "withdrawn_rate": 0.02,
+}
+
+PRESETS: dict[str, dict] = {"W2": W2}
