@@ -7,11 +7,12 @@ Both sandboxes serve their Flask app through a `FaultInjector`, exposed as `sand
     assert [fault.kind for fault in sandbox.faults.injected] == ["status", "status"]
     sandbox.faults.clear()
 
-A rule matches a request by method and path, then its schedule decides whether it fires: on
-every match by default, on every Nth match (`every`) or with a probability drawn from a
-random generator seeded by the injector's seed and the rule's position. `after` skips the first
-matches and `times` caps how often the rule fires. The same seed, rules and request sequence
-give the same faults. When requests arrive concurrently, their arrival order is the sequence.
+A rule matches a request by method and path, and then its schedule decides whether it fires.
+By default it fires on every match. `every` makes it fire on every Nth match, and `probability`
+draws from a random generator seeded by the injector's seed and the rule's position. `after`
+skips the first matches and `times` caps how often the rule fires. The same seed, rules and
+request sequence give the same faults. When requests arrive concurrently, their arrival order
+is the sequence.
 
 Kinds of fault, and what the client sees:
 
@@ -48,7 +49,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NoReturn
 
 from esp_pipeline.sandbox.traffic import RequestLog, RequestRecord
 
@@ -64,8 +65,6 @@ KINDS = (
     "truncated_body",
     "bulk_item_failure",
 )
-# Kinds whose effect replaces the app: the request never reaches it.
-BEFORE_APP_KINDS = ("status", "drop_connection")
 APIS = ("schoology", "eschoolplus")
 # Fields a Schoology bulk result copies from its input item so the caller can tell which item
 # failed: users carry school_uid, courses course_code, sections section_school_code and
@@ -83,21 +82,22 @@ class FaultRule:
     `route` is a glob on the request path (`*` also matches `/`), or a regular expression when
     it starts with `^`. The query string is not part of the path.
 
-    Schedule: `after` skips the first matching requests; then the rule fires on every match, on
-    every `every`th match, or with `probability` per match; `times` caps the number of firings.
-    `every` and `probability` exclude each other.
+    Schedule: `after` skips the first matching requests. After those, the rule fires on every
+    match, on every `every`th match, or with `probability` per match, and `times` caps the
+    number of firings. `every` and `probability` exclude each other.
 
     Kind settings (the others are ignored):
         status, status_after   `status` (400-599; status_after needs 5xx), `message`, and
                                `retry_after` seconds for a 429
         slow                   `seconds` to wait before the response
-        short_page             `rows` removed from the end of the page
-        truncated_body         `body_share`, the share of body bytes sent; with `full_length`
-                               the Content-Length header still announces the whole body, so the
-                               client sees the connection close early, otherwise it announces
-                               the cut length and only the JSON is broken
+        short_page             `rows` removed from the end of the page (GET requests only)
+        truncated_body         `body_share`, the share of body bytes sent. With `full_length`
+                               the Content-Length header announces the whole body, so the
+                               client sees the connection close early. Without it the header
+                               announces the cut length, so only the JSON is broken.
         bulk_item_failure      `count` items, or `share` of the items (rounded, at least one),
-                               fail with `response_code` and `message`
+                               fail with `response_code` and `message` (only a POST or PUT
+                               whose body is `{plural: {singular: [...]}}`)
     """
 
     kind: str
@@ -121,7 +121,9 @@ class FaultRule:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"invalid fault kind {self.kind!r}: expected one of {', '.join(KINDS)}")
+            raise ValueError(
+                f"invalid fault kind {self.kind!r}: expected one of {', '.join(KINDS)}"
+            )
         self.method = self.method.upper()
         self._pattern = compile_route(self.route)
         self._check_schedule()
@@ -133,7 +135,9 @@ class FaultRule:
         if self.every is not None and self.every < 1:
             raise ValueError(f"invalid every {self.every}: expected at least 1")
         if self.probability is not None and not 0 < self.probability <= 1:
-            raise ValueError(f"invalid probability {self.probability}: expected more than 0, at most 1")
+            raise ValueError(
+                f"invalid probability {self.probability}: expected more than 0, at most 1"
+            )
         if self.every is not None and self.probability is not None:
             raise ValueError("invalid schedule: set every or probability, not both")
         if self.after < 0:
@@ -210,7 +214,10 @@ class _RuleState:
     fired: int = 0
 
     def should_fire(self) -> bool:
-        """Count one matching request and decide whether the rule fires on it."""
+        """Count one matching request and decide whether the rule fires on it.
+
+        The caller counts a firing in `fired` only when it applies the fault.
+        """
         self.matches += 1
         rule = self.rule
         position = self.matches - rule.after
@@ -222,10 +229,7 @@ class _RuleState:
             return False
         if rule.every is not None and position % rule.every != 0:
             return False
-        if draw is not None and draw >= rule.probability:
-            return False
-        self.fired += 1
-        return True
+        return draw is None or draw < rule.probability
 
 
 @dataclass
@@ -256,12 +260,6 @@ class _BufferedResponse:
     def status_code(self) -> int:
         return int(self.status.split(None, 1)[0])
 
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                return value
-        return None
-
 
 # --- the middleware ---------------------------------------------------------------------------
 
@@ -270,9 +268,9 @@ class FaultInjector:
     """WSGI middleware that applies the fault rules of `plan` to the requests it passes on.
 
     `api` selects the error body: Schoology's `{"response_code", "message"}` or eSchoolPLUS's
-    OneRoster `statusInfoSet`. When `request_log` is given, a request answered without reaching
-    the app (`status`, `drop_connection`, or a bulk request whose items all failed) gets a record
-    there with route `<fault:KIND>` and status 0 for a closed connection. Requests that reached
+    OneRoster `statusInfoSet`. When `request_log` is given, a request that never reached the app
+    (`status`, `drop_connection`, or a bulk request whose items all failed) gets a record there
+    with route `<fault:KIND>` and status 0 for a closed connection. Requests that reached
     the app keep the app's own record, which shows the app's status, not the injected one.
     """
 
@@ -322,7 +320,7 @@ class FaultInjector:
             return list(self._injected)
 
     def add(self, rule: FaultRule) -> FaultRule:
-        """Append `rule` to the plan; it applies to the next request."""
+        """Append `rule` to the plan, so it applies from the next request on."""
         with self._lock:
             self._states.append(_RuleState(rule, self._rule_rng(len(self._states))))
         log.info("fault rule added to the %s sandbox: %s", self.api, rule)
@@ -347,8 +345,8 @@ class FaultInjector:
             self._requests = 0
 
     def _rule_rng(self, index: int) -> random.Random:
-        # A string seed is hashed with SHA-512, so the generator does not depend on
-        # PYTHONHASHSEED, and each rule draws from its own sequence.
+        # random.Random turns a string seed into an integer from its bytes and SHA-512 digest,
+        # not from hash(), so the sequence does not depend on PYTHONHASHSEED.
         return random.Random(f"{self._seed}:{index}")
 
     # -- WSGI ------------------------------------------------------------------------------------
@@ -381,6 +379,7 @@ class FaultInjector:
                 if rule.kind == "bulk_item_failure" and bulk is None:
                     continue
                 if state.should_fire() and chosen is None:
+                    state.fired += 1
                     chosen = _Decision(index, rule, self._requests)
                     if rule.kind == "bulk_item_failure":
                         chosen.failed_items = _choose_items(rule, len(bulk.items), state.rng)
@@ -465,7 +464,8 @@ class FaultInjector:
         self._record(decision, environ, response.status_code, {"rows_removed": removed})
         if removed == 0:
             log.warning(
-                "short_page fault on %s found no rows to remove (status %d); response unchanged",
+                "short_page fault on %s found no rows to remove in the %d response, "
+                "so it is sent unchanged",
                 environ.get("PATH_INFO", ""), response.status_code,
             )
         headers = _replace_header(response.headers, "Content-Length", str(len(body)))
@@ -475,18 +475,18 @@ class FaultInjector:
     def _apply_truncated_body(self, decision, environ, start_response, bulk) -> Iterable[bytes]:
         response = _run_app(self.app, environ)
         rule = decision.rule
-        kept = int(len(response.body) * rule.body_share)
+        sent_bytes = int(len(response.body) * rule.body_share)
         self._record(
             decision,
             environ,
             response.status_code,
-            {"bytes_sent": kept, "bytes_total": len(response.body)},
+            {"bytes_sent": sent_bytes, "bytes_total": len(response.body)},
         )
-        announced = len(response.body) if rule.full_length else kept
+        announced = len(response.body) if rule.full_length else sent_bytes
         start_response(
             response.status, _replace_header(response.headers, "Content-Length", str(announced))
         )
-        return _send_then_close(response.body[:kept], environ)
+        return _send_then_close(response.body[:sent_bytes], environ)
 
     def _apply_bulk_item_failure(
         self, decision, environ, start_response, bulk: _BulkBody
@@ -496,7 +496,7 @@ class FaultInjector:
         kept_items = [item for position, item in enumerate(bulk.items) if position not in failed]
         detail = {"failed_items": sorted(failed), "items": len(bulk.items)}
         if not kept_items:
-            # Nothing is left for the app, which rejects an empty bulk body, so answer alone.
+            # The app rejects an empty bulk body, so the injector builds the whole response.
             started = time.perf_counter()
             results = [_failed_result(item, rule) for item in bulk.items]
             self._record(decision, environ, 207, detail, log_request=True, started=started)
@@ -510,8 +510,8 @@ class FaultInjector:
         self._record(decision, environ, response.status_code, detail)
         if spliced is None:
             log.warning(
-                "bulk_item_failure fault on %s %s could not splice results into the %d response; "
-                "the removed items were still not applied",
+                "bulk_item_failure fault on %s %s failed to splice failed results into the %d "
+                "response, so it is sent unchanged. The removed items were not applied.",
                 environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), response.status_code,
             )
             start_response(response.status, response.headers)
@@ -527,11 +527,11 @@ class FaultInjector:
         if method not in ("POST", "PUT"):
             return None
         with self._lock:
-            wanted = any(
+            applicable = any(
                 state.rule.kind == "bulk_item_failure" and state.rule.matches(method, path)
                 for state in self._states
             )
-        if not wanted:
+        if not applicable:
             return None
         return _parse_bulk_body(_read_body(environ))
 
@@ -604,11 +604,11 @@ def _send_json(
 
 
 def _replace_header(headers: list[tuple[str, str]], name: str, value: str) -> list[tuple[str, str]]:
-    kept = [(key, old) for key, old in headers if key.lower() != name.lower()]
-    return kept + [(name, value)]
+    others = [(key, old) for key, old in headers if key.lower() != name.lower()]
+    return others + [(name, value)]
 
 
-def _close_connection(environ: dict) -> None:
+def _close_connection(environ: dict) -> NoReturn:
     """Shut the client socket down and raise, so the server sends nothing more.
 
     Werkzeug's development server passes the socket as `werkzeug.socket` and treats a
@@ -625,7 +625,7 @@ def _close_connection(environ: dict) -> None:
 
 def _send_then_close(data: bytes, environ: dict) -> Iterator[bytes]:
     yield data
-    # Werkzeug has written and flushed `data` by the time it asks for the next chunk.
+    # Werkzeug has written and flushed `data` before it requests the next chunk.
     sock = environ.get("werkzeug.socket")
     if sock is not None:
         _shutdown(sock)
@@ -687,7 +687,8 @@ def _shorten_page(response: _BufferedResponse, rows: int) -> tuple[bytes, int]:
 
 
 def _parse_bulk_body(raw: bytes) -> _BulkBody | None:
-    """Recognise a Schoology bulk body `{plural: {singular: [...]}}` with at least one item."""
+    """Parse a Schoology bulk body `{plural: {singular: [...]}}` with at least one item, or
+    return None for any other body."""
     try:
         body = json.loads(raw) if raw.strip() else None
     except ValueError:
@@ -705,10 +706,10 @@ def _parse_bulk_body(raw: bytes) -> _BulkBody | None:
 
 def _choose_items(rule: FaultRule, total: int, rng: random.Random) -> list[int]:
     if rule.share is not None:
-        wanted = max(1, round(rule.share * total))
+        failing = max(1, round(rule.share * total))
     else:
-        wanted = rule.count
-    return sorted(rng.sample(range(total), min(wanted, total)))
+        failing = rule.count
+    return sorted(rng.sample(range(total), min(failing, total)))
 
 
 def _failed_result(item: Any, rule: FaultRule) -> dict:
@@ -733,7 +734,8 @@ def _splice_results(
 ) -> bytes | None:
     """Insert failed results at their input positions among the app's results.
 
-    Returns the new body, or None when the response holds no result list of the expected length.
+    Returns the new body, or None unless the response contains a result list of the expected
+    length.
     """
     if not 200 <= response.status_code < 300:
         return None
@@ -811,7 +813,8 @@ def parse_fault_spec(spec: str) -> tuple[str, FaultRule]:
     parts = spec.split(":")
     if len(parts) < 4:
         raise ValueError(
-            f"invalid fault spec {spec!r}: expected SANDBOX:METHOD:ROUTE:KIND[=VALUE][:OPTION=VALUE...]"
+            f"invalid fault spec {spec!r}: "
+            "expected SANDBOX:METHOD:ROUTE:KIND[=VALUE][:OPTION=VALUE...]"
         )
     sandbox, method, route, kind_part, *options = parts
     if sandbox not in APIS:
@@ -825,7 +828,8 @@ def parse_fault_spec(spec: str) -> tuple[str, FaultRule]:
     kind, has_value, kind_value = kind_part.partition("=")
     if kind not in KINDS:
         raise ValueError(
-            f"invalid fault kind {kind!r} in fault spec {spec!r}: expected one of {', '.join(KINDS)}"
+            f"invalid fault kind {kind!r} in fault spec {spec!r}: "
+            f"expected one of {', '.join(KINDS)}"
         )
     settings: dict[str, Any] = {}
     if has_value:
@@ -911,13 +915,16 @@ def install_faults(args: argparse.Namespace, sandboxes: Any) -> list[str]:
 
 
 def describe_rule(rule: FaultRule) -> str:
-    """Write a rule as its non-default fields, e.g. `status POST /v1/users* status=503 times=2`."""
+    """Write a rule as its kind's value and other non-default fields, for example
+    `status POST /v1/users* status=503 times=2`."""
     defaults = FaultRule(kind=rule.kind)
-    changed = [
+    kind_value = _KIND_VALUE_FIELDS.get(rule.kind)
+    changed = [f"{kind_value}={getattr(rule, kind_value)}"] if kind_value else []
+    changed += [
         f"{item.name}={getattr(rule, item.name)}"
         for item in fields(rule)
         if item.init
-        and item.name not in ("kind", "method", "route")
+        and item.name not in ("kind", "method", "route", kind_value)
         and getattr(rule, item.name) != getattr(defaults, item.name)
     ]
     return " ".join([rule.kind, rule.method, rule.route, *changed])
