@@ -30,7 +30,7 @@ WITHDRAWN_STATUSES = ("tobedeleted", "inactive")
 
 
 class ChangeError(ValueError):
-    """A change cannot be applied to the district as it stands; the message names the change."""
+    """A change does not fit the district's current state; the message names the change."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,7 +185,7 @@ def apply_changes_to_sandbox(
 ) -> list[Change]:
     """Apply changes to the district a running ESchoolPLUSSandbox serves, then rebuild its indexes.
 
-    Holds `sandbox.lock` throughout, so no request sees a half-applied change, and calls
+    Holds `sandbox.lock` throughout, so no request reads a half-applied change, and calls
     `sandbox.store.reindex()` even when a change fails. The default clock stamps records with
     the current time, so a client's `dateLastModified>` filter from its last sync finds them;
     pass `clock=None` for the script-date stamps of apply_changes.
@@ -355,7 +355,7 @@ class _Applier:
         dropped = self.by_pair.get((change.drop_class_id, user.sourced_id))
         if dropped is None or dropped.status != "active":
             raise ChangeError(
-                f"student {user.sourced_id!r} holds no active enrollment in class "
+                f"student {user.sourced_id!r} has no active enrollment in class "
                 f"{change.drop_class_id!r}"
             )
         added = self._class(change.add_class_id)
@@ -466,6 +466,23 @@ def _parse_date(value: object, where: str) -> dt.date:
         raise ChangeError(f"{where}: invalid date {value!r}; expected YYYY-MM-DD") from None
 
 
+def _load_yaml(text: str, name: str) -> object:
+    """Parse YAML with dates left as text, so an invalid date is reported with its change."""
+    import yaml  # PyYAML comes with Dagster
+
+    class ScriptLoader(yaml.SafeLoader):
+        pass
+
+    ScriptLoader.yaml_implicit_resolvers = {
+        first: [item for item in resolvers if item[0] != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    try:
+        return yaml.load(text, Loader=ScriptLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        raise ChangeError(f"{name}: invalid YAML: {err}") from None
+
+
 def dump_change_script(changes: Sequence[Change], path: str | Path) -> Path:
     """Write changes to `path` as JSON (.json) or YAML (.yaml, .yml), under a `changes` key."""
     target = Path(path)
@@ -486,11 +503,12 @@ def load_change_script(path: str | Path) -> list[Change]:
     source = Path(path)
     text = source.read_text(encoding="utf-8")
     if source.suffix == ".json":
-        document = json.loads(text)
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ChangeError(f"{source.name}: invalid JSON: {err}") from None
     elif source.suffix in (".yaml", ".yml"):
-        import yaml  # PyYAML comes with Dagster
-
-        document = yaml.safe_load(text)
+        document = _load_yaml(text, source.name)
     else:
         raise ValueError(f"{source}: unknown script format; use .json, .yaml or .yml")
     entries = document.get("changes") if isinstance(document, dict) else document
@@ -507,7 +525,7 @@ def load_change_script(path: str | Path) -> list[Change]:
 
 @dataclass
 class _ScriptState:
-    """What the script generator tracks per student while it writes changes."""
+    """Per-student state that the script generator updates as it writes changes."""
 
     active_classes: dict[str, set[str]] = field(default_factory=dict)
     withdrawn: dict[str, list[str]] = field(default_factory=dict)

@@ -229,7 +229,8 @@ class _OneRosterLoader:
             return iter(())
         if not path.is_file():
             raise DistrictLoadError(
-                f"{self.folder}: missing {name} (manifest.csv says {mode or 'nothing'} for it)"
+                f"{self.folder}: {name} not found, but manifest.csv marks it {mode or 'nothing'}; "
+                "add the file or mark it absent"
             )
         return _read_rows(path)
 
@@ -445,7 +446,7 @@ def write_oneroster_folder(district: District, path: str | Path, *, mode: str = 
     """Write `district` as a OneRoster 1.1 CSV bundle in `path` (created if missing).
 
     `mode="delta"` (the default) fills `status` and `dateLastModified`, so loading the bundle
-    gives back an equal District. `mode="bulk"` leaves both blank, as the 1.1 binding asks of
+    gives back an equal District. `mode="bulk"` leaves both blank, as the 1.1 binding requires for
     bulk files, so every record loads as active with one timestamp. Returns the folder.
     """
     if mode not in ("bulk", "delta"):
