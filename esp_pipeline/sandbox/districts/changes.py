@@ -187,8 +187,8 @@ def apply_changes_to_sandbox(
 
     Holds `sandbox.lock` throughout, so no request reads a half-applied change, and calls
     `sandbox.store.reindex()` even when a change fails. The default clock stamps records with
-    the current time, so a client's `dateLastModified>` filter from its last sync finds them;
-    pass `clock=None` for the script-date stamps of apply_changes.
+    the current time, so a client's `dateLastModified>` filter from its last sync finds them.
+    Pass `clock=None` for the script-date stamps of apply_changes.
     """
     with sandbox.lock:
         try:
