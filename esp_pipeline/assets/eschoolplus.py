@@ -256,6 +256,9 @@ QUARANTINE_RULES = {
     "user without given or family name": """
         SELECT 'user', sourced_id, 'role ' || coalesce(role, '?') FROM eschoolplus.users
         WHERE status = 'active' AND (given_name IS NULL OR family_name IS NULL)""",
+    "teacher without a staff identifier": """
+        SELECT 'user', sourced_id, 'identifier blank' FROM eschoolplus.users
+        WHERE status = 'active' AND role = 'teacher' AND identifier IS NULL""",
     "user role outside the OneRoster vocabulary": """
         SELECT 'user', sourced_id, 'role ' || coalesce(role, '(blank)') FROM eschoolplus.users
         WHERE status = 'active' AND coalesce(role, '') NOT IN ('administrator', 'aide',

@@ -1,10 +1,11 @@
 """Safety gates computed from the plans: deletion thresholds and empty or short SIS feeds.
 
-The gates are blocking asset checks, so the UI shows a failed gate in red on the plan run, and
-their decisions land in provisioning.gates, which the apply job reads: a failed deletion gate
-holds that building's deactivations (creates and updates still apply), and a failed feed gate
-holds every change in that building. Nothing downstream in the asset graph depends on the gates,
-so a failed gate never stops the other plans from being written.
+Each gate is an asset check with ERROR severity, so the UI shows a failed gate in red, and its
+decision lands in provisioning.gates, which the apply job reads and obeys: a failed deletion gate
+blocks that building's deactivations while creates and updates still apply, and a failed feed
+gate blocks every change in that building. The checks are not Dagster-blocking (`blocking=True`),
+because that fails the whole plan run, and then neither the schedule's apply nor the creates and
+updates that the gate should let through would run.
 """
 
 import math
@@ -157,9 +158,9 @@ def _feed_gates(con, policy: SyncPolicy, run_id: str) -> list[dict]:
     description="Deletion thresholds and empty-feed checks per building; apply_job holds what "
     "a failed gate covers.",
     check_specs=[
-        dg.AssetCheckSpec("deletion_gates", asset=GATES_KEY, blocking=True,
+        dg.AssetCheckSpec("deletion_gates", asset=GATES_KEY,
                           description="No building deactivates or removes more than allowed."),
-        dg.AssetCheckSpec("feed_gates", asset=GATES_KEY, blocking=True,
+        dg.AssetCheckSpec("feed_gates", asset=GATES_KEY,
                           description="No school's SIS feed is empty or cut short."),
     ],
 )

@@ -483,9 +483,12 @@ def enrollment_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource
         current["section_school_code"] + "|" + current["school_uid"].fillna("")
     )
     creates, updates = diff_records(desired, current, key="enrollment_key", fields=["admin"])
+    # A leaver's enrollments stay: deactivation keeps them as history, and a returning student
+    # gets them back. Only members who are still synced lose enrollments they no longer have.
     gone = current[
         ~current["enrollment_key"].isin(desired["enrollment_key"])
         & current["enrollment_key"].isin(owned)
+        & current["school_uid"].isin(users_in_sync["school_uid"])
     ].rename(columns={"id": "schoology_id"})
     fields = ["section_school_code", "school_uid", "admin"]
     plan = concat_plans(
