@@ -20,9 +20,17 @@ number plus the counter, starting at base + 1:
     section          2942191000
     enrollment       2385759000
     grading period   822639000
+    grade item       2942237000  assignments, discussions and assessments share this counter
+    grading category 38619000
+    grading scale    96033000
 
 So the same constructor arguments give the same organisation ids, and the same requests sent in
 the same order give the same object ids. Ids are never reused after a delete.
+
+Grades carry Unix timestamps from `state.clock`. `SchoologyConfig.clock_start` freezes that clock
+at a given time, and `state.advance_clock(seconds)` moves it forward. For tests and benchmarks,
+`state.seed_gradebook(section_id, categories=..., assignments=..., grades=...)` creates a
+section's gradebook in one call, and `state.seed_grades` adds grades to it.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ from .errors import ApiError
 from .protocol import error_response, sandbox_state
 from .routes_courses import courses_api
 from .routes_enrollments import enrollments_api
+from .routes_gradebook import gradebook_api
+from .routes_grades import grades_api
 from .routes_org import org_api
 from .routes_users import users_api
 from .values import as_int
@@ -40,7 +42,7 @@ def create_app(sandbox: "SchoologySandbox") -> Flask:
     app.extensions["schoology_sandbox"] = sandbox
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
-    for blueprint in (org_api, users_api, courses_api, enrollments_api):
+    for blueprint in (org_api, users_api, courses_api, enrollments_api, gradebook_api, grades_api):
         app.register_blueprint(blueprint, url_prefix="/v1")
 
     app.before_request(_start_request)

@@ -73,6 +73,26 @@ class SchoologyConfig:
     # its writes get 403. This permission model is a guess.
     run_as_read_only_for_non_admins: bool = True
 
+    # -- gradebook --
+    # Status of `PUT sections/{id}/grades`. Schoology documents the body but not the status.
+    grades_put_status: int = 207
+    # Weight of a grading category created without one. Schoology's documented POST example
+    # returns 100, but a community report states that categories created through the API kept
+    # weight 0 until someone set it, which left final grades null. The default follows the report.
+    default_category_weight: float = 0
+    # Schoology documents that some tenants return 403 for `GET users/{id}/grades` without
+    # section_id. True imitates such a tenant.
+    user_grades_require_section_id: bool = False
+    # Captured responses give ungraded rows (grade null, timestamp 0) a malformed location,
+    # `.../sections//assignments/{id}`. False gives them the section id like graded rows.
+    malformed_ungraded_location: bool = True
+    # With `timestamp=T`, True returns rows changed at or after T and False only rows changed
+    # after T. Schoology documents "changed since" without saying which (a guess).
+    grades_timestamp_inclusive: bool = True
+    # Unix time at which the server clock behind grade timestamps starts. The clock then moves
+    # only through SchoologyState.advance_clock. None follows the system clock.
+    clock_start: int | None = None
+
     # Base for `links` and `location` URLs, e.g. "https://api.schoology.com". None builds them
     # from the request's scheme and Host header, so a client can follow them to the sandbox.
     link_base_url: str | None = None

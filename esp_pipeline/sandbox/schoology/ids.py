@@ -21,6 +21,11 @@ ID_BASES: dict[str, int] = {
     "section": 2_942_191_000,
     "enrollment": 2_385_759_000,
     "grading_period": 822_639_000,
+    # Assignments, discussions and assessments share one counter because grades refer to all
+    # of them as `assignment_id`.
+    "grade_item": 2_942_237_000,
+    "grading_category": 38_619_000,
+    "grading_scale": 96_033_000,
 }
 
 

@@ -11,13 +11,16 @@ import copy
 import threading
 from typing import Any, Callable, Iterable
 
+from .clock import ServerClock
 from .config import SchoologyConfig
 from .errors import ApiError
 from .ids import IdAllocator
 from .store_courses import CourseStore
 from .store_enrollments import EnrollmentStore
+from .store_gradebook import Gradebook, GradebookStore
+from .store_grades import GradeStore
 from .store_users import UserStore
-from .values import as_text, is_blank
+from .values import as_int, as_text, is_blank
 
 PLACE_FIELDS = (
     "address1",
@@ -42,7 +45,7 @@ STANDARD_ROLES = (
 )
 
 
-class SchoologyState(UserStore, CourseStore, EnrollmentStore):
+class SchoologyState(UserStore, CourseStore, EnrollmentStore, GradebookStore, GradeStore):
     """The records of one district: its school, buildings, roles, users, courses and so on.
 
     A fresh store contains the district school, one building per entry of `buildings` in order,
@@ -60,6 +63,8 @@ class SchoologyState(UserStore, CourseStore, EnrollmentStore):
         self._sections: dict[int, dict] = {}
         self._enrollments: dict[int, dict] = {}
         self._grading_periods: dict[int, dict] = {}
+        self._gradebooks: dict[int, Gradebook] = {}
+        self.clock = ServerClock(config.clock_start)
         # Enrollments set aside by a deactivation with option_keep_enrollments=1, by user id.
         self._kept_enrollments: dict[int, list[dict]] = {}
         self._deactivations: list[dict] = []
@@ -154,6 +159,76 @@ class SchoologyState(UserStore, CourseStore, EnrollmentStore):
                 "claimed": claimed,
             }
 
+    def seed_gradebook(
+        self,
+        section_id: int,
+        *,
+        scales: Iterable[dict] = (),
+        categories: Iterable[dict] = (),
+        assignments: Iterable[dict] = (),
+        grades: Iterable[dict] = (),
+        period_weights: dict[int, float] | None = None,
+    ) -> dict[str, list[int]]:
+        """Create a section's gradebook in one call and return the new ids by kind.
+
+        Each entry takes the fields of the matching API body, plus these references to entries
+        created in the same call:
+
+        - a category's or an assignment's `scale`: index into `scales`
+        - an assignment's `category`: index into `categories`
+        - an assignment's `type`: assignment (default), discussion or assessment
+        - a grade's `assignment`: index into `assignments`, else `assignment_id`
+        - a grade's `uid`: the student's user id, else `enrollment_id`
+
+        Grades are written as `PUT sections/{id}/grades` writes them, stamped with the server
+        clock. Invalid entries raise ApiError.
+        """
+        with self.lock:
+            scale_ids = [self.create_grading_scale(section_id, dict(s))["id"] for s in scales]
+            category_ids = []
+            for entry in categories:
+                data = dict(entry)
+                if "scale" in data:
+                    data["default_grading_scale_id"] = scale_ids[data.pop("scale")]
+                category_ids.append(self.create_grading_category(section_id, data)["id"])
+            item_ids = []
+            for entry in assignments:
+                data = dict(entry)
+                item_type = data.pop("type", "assignment")
+                if "category" in data:
+                    data["grading_category"] = category_ids[data.pop("category")]
+                if "scale" in data:
+                    data["grading_scale"] = scale_ids[data.pop("scale")]
+                item_ids.append(self.create_grade_item(section_id, data, item_type)["id"])
+            if period_weights:
+                self.set_grading_period_weights(section_id, period_weights)
+            self.seed_grades(section_id, grades, assignment_ids=item_ids)
+            return {"scales": scale_ids, "categories": category_ids, "assignments": item_ids}
+
+    def seed_grades(
+        self, section_id: int, grades: Iterable[dict], assignment_ids: list[int] | None = None
+    ) -> None:
+        """Write grades as `seed_gradebook` does; `assignment` indexes into `assignment_ids`."""
+        with self.lock:
+            for entry in grades:
+                data = dict(entry)
+                if "assignment" in data:
+                    data["assignment_id"] = (assignment_ids or [])[data.pop("assignment")]
+                if "uid" in data:
+                    data["enrollment_id"] = self.enrollment_id_for(section_id, data.pop("uid"))
+                item_id = as_int(data["assignment_id"], "assignment_id")
+                item = self.get_grade_item(section_id, item_id)
+                data.setdefault("type", item["type"])
+                self.write_grade(section_id, data)
+
+    def enrollment_id_for(self, section_id: int, uid: int) -> int:
+        """Return the id of the user's enrollment in the section; KeyError when there is none."""
+        with self.lock:
+            for enrollment in self._enrollments.values():
+                if enrollment["section_id"] == section_id and enrollment["uid"] == uid:
+                    return enrollment["id"]
+        raise KeyError(f"user {uid} has no enrollment in section {section_id}")
+
     # -- inspection helpers for tests ----------------------------------------------------------
 
     def _copies(self, read_rows: Callable[[], Iterable[dict]]) -> list[dict]:
@@ -207,6 +282,24 @@ class SchoologyState(UserStore, CourseStore, EnrollmentStore):
 
     def grading_periods(self) -> list[dict]:
         return self._copies(self.grading_period_records)
+
+    def grade_items(self, section_id: int) -> list[dict]:
+        return self._copies(lambda: self.grade_item_records(section_id))
+
+    def grading_categories(self, section_id: int) -> list[dict]:
+        return self._copies(lambda: self.grading_category_records(section_id))
+
+    def stored_grades(self, section_id: int) -> list[dict]:
+        """Return the stored grades of a section with their enrollment and assignment ids."""
+
+        def read_rows() -> list[dict]:
+            grades = self.gradebook(section_id).grades
+            return [
+                {"enrollment_id": enrollment_id, "assignment_id": item_id, **record}
+                for (enrollment_id, item_id), record in sorted(grades.items())
+            ]
+
+        return self._copies(read_rows)
 
     def deactivations(self) -> list[dict]:
         """Return one record per deactivation with the delete options it was sent."""

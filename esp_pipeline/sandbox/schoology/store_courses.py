@@ -252,12 +252,13 @@ class CourseStore:
         return section
 
     def delete_section(self, section_id: int) -> None:
-        """Delete a section and its enrollments; Schoology has no undo."""
+        """Delete a section with its enrollments and gradebook; Schoology has no undo."""
         self.get_section(section_id)
         for enrollment in [e for e in self._enrollments.values() if e["section_id"] == section_id]:
             del self._enrollments[enrollment["id"]]
         for kept in self._kept_enrollments.values():
             kept[:] = [e for e in kept if e["section_id"] != section_id]
+        self.drop_gradebook(section_id)
         del self._sections[section_id]
 
     def _conflicting_section(
