@@ -82,7 +82,8 @@ def fetch_all(url: str, envelope: str, limit: int, params: dict | None = None) -
     [
         ("orgs", "orgs", 4),
         ("schools", "orgs", 3),
-        ("academicSessions", "academicSessions", 8),
+        # 3 school years, 5 terms and the 4 grading periods derived under each full-year term
+        ("academicSessions", "academicSessions", 3 + 5 + 20),
         ("terms", "academicSessions", 5),
         ("courses", "courses", 323),
         ("classes", "classes", 379),

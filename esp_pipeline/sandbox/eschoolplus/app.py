@@ -1,33 +1,36 @@
-"""The eSchoolPLUS sandbox: PLUS360's OneRoster 1.1 rostering API as a Flask app.
+"""The eSchoolPLUS sandbox: PLUS360's OneRoster 1.1 rostering and gradebook API as a Flask app.
 
-Every request must carry a two-legged OAuth 1.0a signature that covers the query string. The
-resources are served under /plus360api/v1/<district code>/ims/oneroster/v1p1 and, unless turned
-off, directly under /plus360api/v1/<district code>.
+Every request must carry a two-legged OAuth 1.0a signature that covers the query string, or an
+OAuth 2.0 bearer token, as the consumer's profile is set. The resources are served under
+/plus360api/v1/<district code>/ims/oneroster/v1p1 and, unless turned off, directly under
+/plus360api/v1/<district code>. The OAuth 2.0 token endpoint is at the API base.
 """
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import logging
 import time
-from collections.abc import Callable
 from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from esp_pipeline.sandbox.districts.model import District, User
+from esp_pipeline.sandbox.districts.model import District, Enrollment, SchoolClass, User
 from esp_pipeline.sandbox.faults import FaultInjector
 from esp_pipeline.sandbox.httpserver import SandboxServer
-from esp_pipeline.sandbox.oauth1 import Consumer, OAuth1Verifier, request_uris
+from esp_pipeline.sandbox.oauth1 import request_uris
 from esp_pipeline.sandbox.traffic import RequestLog, RequestRecord, TokenBucket, retry_after_header
 
+from .auth import Authenticator, required_scope
 from .config import ESchoolPlusConfig
-from .errors import ApiError, status_info_set
-from .paging import Page, link_header, parse_page
-from .query import CollectionQuery, parse_fields
-from .resources import ACADEMIC_SESSION, CLASS, COURSE, ENROLLMENT, ORG, USER, Resource, render
+from .errors import ApiError
+from .gradebook import Gradebook
+from .gradebook_routes import GRADEBOOK_BLUEPRINT_PREFIX, gradebook_blueprint
+from .resources import ACADEMIC_SESSION, CLASS, COURSE, ENROLLMENT, ORG, USER
+from .sessions import derive_grading_periods
 from .store import RosterStore
+from .views import Views, error_response, json_response
 
 log = logging.getLogger(__name__)
 
@@ -35,25 +38,22 @@ log = logging.getLogger(__name__)
 class ESchoolPlusSandbox:
     """A district served through a PLUS360-style OneRoster 1.1 API.
 
-    `request_log` records every request; `update_user` changes a user and moves its
-    dateLastModified forward so delta filters see the change.
+    `request_log` records every request and `gradebook` contains what write-back stored. The
+    change methods (`update_user`, `withdraw_student`, `drop_enrollment`, ...) move each changed
+    record's dateLastModified forward, so delta filters see the change. The district passed in
+    is changed in place; derived grading periods are served without being added to it.
     """
 
     def __init__(self, district: District, config: ESchoolPlusConfig | None = None) -> None:
         self.config = config or ESchoolPlusConfig()
-        self.store = RosterStore(district)
-        self.request_log = RequestLog()
-        self.verifier = OAuth1Verifier(
-            consumers={
-                self.config.consumer_key: Consumer(
-                    self.config.consumer_key,
-                    self.config.consumer_secret,
-                    signature_methods=(self.config.signature_method,),
-                )
-            },
-            past_window_seconds=self.config.past_window_seconds,
-            future_window_seconds=self.config.future_window_seconds,
+        self.store = RosterStore(
+            district,
+            extra_sessions=derive_grading_periods(district, self.config.grading_periods_per_semester),
+            pad_ids=self.config.pad_ids,
         )
+        self.gradebook = Gradebook(self.store, self.config)
+        self.request_log = RequestLog()
+        self.auth = Authenticator(self.config)
         self.rate_limiter = TokenBucket(
             capacity=self.config.rate_limit_capacity,
             refill_seconds=self.config.rate_limit_refill_seconds,
@@ -84,18 +84,48 @@ class ESchoolPlusSandbox:
         log.info("updated user %s: %s", sourced_id, ", ".join(sorted(changes)))
         return user
 
+    def withdraw_student(self, sourced_id: str, on: dt.date | None = None) -> User:
+        """Withdraw a student on `on` (default today): the user and its enrollments turn
+        `tobedeleted` and the enrollments end that day. Raises KeyError for an unknown student
+        and ValueError for one already withdrawn."""
+        user = self.store.withdraw_student(sourced_id, on or dt.date.today())
+        log.info("withdrew student %s", sourced_id)
+        return user
 
-def _json_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(
-        json.dumps(body, ensure_ascii=False),
-        status=status,
-        headers=headers,
-        mimetype="application/json",
-    )
+    def reinstate_student(self, sourced_id: str) -> User:
+        """Make a withdrawn student and the enrollments the withdrawal ended active again."""
+        user = self.store.reinstate_student(sourced_id)
+        log.info("reinstated student %s", sourced_id)
+        return user
 
+    def drop_enrollment(self, class_id: str, user_id: str, on: dt.date | None = None) -> Enrollment:
+        """Drop a user from a class on `on` (default today); the enrollment turns `tobedeleted`.
+        Raises KeyError when the user has no active enrollment in the class."""
+        enrollment = self.store.drop_enrollment(class_id, user_id, on or dt.date.today())
+        log.info("dropped user %s from class %s", user_id, class_id)
+        return enrollment
 
-def _error_response(error: ApiError, headers: dict | None = None) -> Response:
-    return _json_response(status_info_set(error.code_minor, error.description), error.status, headers)
+    def add_enrollment(
+        self,
+        class_id: str,
+        user_id: str,
+        *,
+        role: str | None = None,
+        on: dt.date | None = None,
+        primary: bool = False,
+    ) -> Enrollment:
+        """Enroll a user in a class from `on` (default: the start of the class's terms).
+        `role` defaults to the user's role; see RosterStore.add_enrollment."""
+        enrollment = self.store.add_enrollment(class_id, user_id, role=role, on=on, primary=primary)
+        log.info("enrolled user %s in class %s as %s", user_id, class_id, enrollment.role)
+        return enrollment
+
+    def delete_class(self, class_id: str, on: dt.date | None = None) -> SchoolClass:
+        """Take a section off the schedule: the class and its enrollments turn `tobedeleted`."""
+        school_class = self.store.delete_class(class_id, on or dt.date.today())
+        log.info("deleted class %s", class_id)
+        return school_class
+
 
 
 def _signed_url() -> str:
@@ -124,24 +154,38 @@ def create_app(sandbox: ESchoolPlusSandbox) -> Flask:
         g.started = time.perf_counter()
         g.items = 0
         g.consumer_key = None
+        if request.endpoint == "oauth2_token":
+            # The token endpoint authenticates the client itself.
+            return None
         try:
             uris = request_uris(_signed_url(), request.host, scheme=request.scheme)
-            result = sandbox.verifier.verify(uris, request.method, dict(request.headers))
+            result = sandbox.auth.authenticate(uris, request.method, dict(request.headers))
         except ValueError as err:
             # oauthlib rejects query strings holding characters that should have been escaped.
-            result = None
-            reason = f"malformed request: {err}"
-        else:
-            reason = result.reason
-            g.consumer_key = result.consumer_key
-        if result is None or not result.ok:
-            log.info("rejected %s %s: %s (consumer %s)", request.method, request.path, reason,
-                     g.consumer_key)
-            return _error_response(ApiError(401, "unauthorized", f"OAuth 1.0a check failed: {reason}"),
-                                   {"WWW-Authenticate": 'OAuth realm="PLUS360"'})
+            log.info("rejected %s %s: malformed request: %s", request.method, request.path, err)
+            return error_response(
+                ApiError(401, "unauthorized", f"OAuth check failed: malformed request: {err}"),
+                {"WWW-Authenticate": 'OAuth realm="PLUS360"'},
+            )
+        g.consumer_key = result.consumer_key
+        if not result.ok:
+            log.info("rejected %s %s: %s (consumer %s)", request.method, request.path,
+                     result.reason, g.consumer_key)
+            return error_response(ApiError(401, "unauthorized", result.reason),
+                                  {"WWW-Authenticate": result.www_authenticate})
+        if request.url_rule is not None:
+            gradebook = (request.blueprint or "").startswith(GRADEBOOK_BLUEPRINT_PREFIX)
+            scope = required_scope(request.method, gradebook)
+            if scope not in result.scopes:
+                log.info("rejected %s %s: consumer %s lacks scope %s", request.method,
+                         request.path, g.consumer_key, scope)
+                return error_response(
+                    ApiError(403, "forbidden", f"this request needs the scope {scope}"),
+                    {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+                )
         wait = sandbox.rate_limiter.take(result.consumer_key or "", 1)
         if wait > 0:
-            return _error_response(
+            return error_response(
                 ApiError(429, "server_busy", f"rate limit exceeded; retry in {wait:.1f} s"),
                 {"Retry-After": retry_after_header(wait)},
             )
@@ -168,18 +212,27 @@ def create_app(sandbox: ESchoolPlusSandbox) -> Flask:
     def api_error(error: ApiError) -> Response:
         log.info("%s %s returned %d %s: %s", request.method, request.path, error.status,
                  error.code_minor, error.description)
-        return _error_response(error)
+        return error_response(error)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         code_minor = "unknownobject" if error.code == 404 else "invalid_data"
         description = f"{request.path}: {error.description}"
-        return _error_response(ApiError(error.code or 500, code_minor, description))
+        return error_response(ApiError(error.code or 500, code_minor, description))
 
     @app.errorhandler(Exception)
     def internal_error(error: Exception) -> Response:
         log.exception("internal error on %s %s", request.method, request.path)
-        return _error_response(ApiError(500, "internal_server_error", f"internal error: {error}"))
+        return error_response(ApiError(500, "internal_server_error", f"internal error: {error}"))
+
+    @app.route(config.token_path, methods=["POST"], endpoint="oauth2_token")
+    def oauth2_token() -> Response:
+        headers, body, status = sandbox.auth.oauth2.create_token_response(
+            request.base_url, request.get_data(as_text=True), dict(request.headers)
+        )
+        if status != 200:
+            log.info("token request rejected with %d: %s", status, body)
+        return Response(body, status=status, headers=headers)
 
     roots = [config.oneroster_path]
     if config.serve_bare_root and config.base_path != config.oneroster_path:
@@ -188,48 +241,23 @@ def create_app(sandbox: ESchoolPlusSandbox) -> Flask:
         app.register_blueprint(
             _oneroster_blueprint(sandbox, root), url_prefix=root, name=f"oneroster_{number}"
         )
+        app.register_blueprint(
+            gradebook_blueprint(sandbox, Views(sandbox.store, config, root)),
+            url_prefix=root,
+            name=f"{GRADEBOOK_BLUEPRINT_PREFIX}{number}",
+        )
     return app
 
 
 def _oneroster_blueprint(sandbox: ESchoolPlusSandbox, root: str) -> Blueprint:
     """Build the GET routes of OneRoster 1.1 rostering, to be mounted at `root`."""
     store = sandbox.store
-    config = sandbox.config
     blueprint = Blueprint("oneroster", __name__)
-
-    def base_url() -> str:
-        return request.host_url.rstrip("/") + root
-
-    def collection(resource: Resource, ids: Callable[[], list[str]], table: dict) -> Response:
-        page: Page = parse_page(request.args, config)
-        with store.lock:
-            query = CollectionQuery.from_args(request.args, resource, store)
-            records = query.run([table[i] for i in ids()])
-            total = len(records)
-            selected = records[page.offset : page.offset + page.limit]
-            items = [resource.payload(r, store, query.fields) for r in selected]
-        g.items = len(items)
-        body = {resource.collection: render(items, base_url())}
-        headers = {"X-Total-Count": str(total)}
-        links = link_header(request.base_url, request.args, page, total)
-        if links:
-            headers["Link"] = links
-        return _json_response(body, headers=headers)
-
-    def single(resource: Resource, record, label: str) -> Response:
-        if record is None:
-            raise ApiError(404, "unknownobject", f"{label} not found")
-        fields = parse_fields(request.args, resource)
-        with store.lock:
-            payload = resource.payload(record, store, fields)
-        g.items = 1
-        return _json_response({resource.singular: render(payload, base_url())})
-
-    def require(table: dict, sourced_id: str, label: str, kind_check=None):
-        record = table.get(sourced_id)
-        if record is None or (kind_check is not None and not kind_check(record)):
-            raise ApiError(404, "unknownobject", f"{label} {sourced_id} not found")
-        return record
+    views = Views(store, sandbox.config, root)
+    collection = views.collection
+    single = views.single
+    require = views.require
+    get_one = views.get_one
 
     def is_school(org) -> bool:
         return org.type == "school"
@@ -245,12 +273,6 @@ def _oneroster_blueprint(sandbox: ESchoolPlusSandbox, root: str) -> Blueprint:
 
     def is_teacher(user) -> bool:
         return user.role == "teacher"
-
-    def get_one(table: dict, sourced_id: str, label: str, kind_check=None):
-        record = table.get(sourced_id)
-        if record is not None and kind_check is not None and not kind_check(record):
-            record = None
-        return record, f"{label} {sourced_id}"
 
     def route(rule: str):
         return blueprint.route(rule, methods=["GET"])
@@ -300,6 +322,13 @@ def _oneroster_blueprint(sandbox: ESchoolPlusSandbox, root: str) -> Blueprint:
         return single(
             ACADEMIC_SESSION,
             *get_one(store.sessions, sourced_id, "gradingPeriods", is_grading_period),
+        )
+
+    @route("/terms/<term_id>/gradingPeriods")
+    def get_grading_periods_for_term(term_id):
+        require(store.sessions, term_id, "terms", is_term)
+        return collection(
+            ACADEMIC_SESSION, lambda: store.term_grading_periods.get(term_id, []), store.sessions
         )
 
     @route("/schools/<school_id>/terms")
@@ -361,9 +390,11 @@ def _oneroster_blueprint(sandbox: ESchoolPlusSandbox, root: str) -> Blueprint:
     def get_all_users():
         return collection(USER, lambda: store.all_ids["users"], store.users)
 
+    # User ids in paths may carry the char(10) padding that payloads show with pad_ids.
+
     @route("/users/<sourced_id>")
     def get_user(sourced_id):
-        return single(USER, *get_one(store.users, sourced_id, "users"))
+        return single(USER, *get_one(store.users, store.strip_user_id(sourced_id), "users"))
 
     @route("/students")
     def get_all_students():
@@ -371,7 +402,8 @@ def _oneroster_blueprint(sandbox: ESchoolPlusSandbox, root: str) -> Blueprint:
 
     @route("/students/<sourced_id>")
     def get_student(sourced_id):
-        return single(USER, *get_one(store.users, sourced_id, "students", is_student))
+        user_id = store.strip_user_id(sourced_id)
+        return single(USER, *get_one(store.users, user_id, "students", is_student))
 
     @route("/teachers")
     def get_all_teachers():
@@ -379,7 +411,25 @@ def _oneroster_blueprint(sandbox: ESchoolPlusSandbox, root: str) -> Blueprint:
 
     @route("/teachers/<sourced_id>")
     def get_teacher(sourced_id):
-        return single(USER, *get_one(store.users, sourced_id, "teachers", is_teacher))
+        user_id = store.strip_user_id(sourced_id)
+        return single(USER, *get_one(store.users, user_id, "teachers", is_teacher))
+
+    def classes_for_user(user_id: str, label: str, kind_check=None) -> Response:
+        user_id = store.strip_user_id(user_id)
+        require(store.users, user_id, label, kind_check)
+        return collection(CLASS, lambda: store.user_classes.get(user_id, []), store.classes)
+
+    @route("/users/<user_id>/classes")
+    def get_classes_for_user(user_id):
+        return classes_for_user(user_id, "users")
+
+    @route("/students/<user_id>/classes")
+    def get_classes_for_student(user_id):
+        return classes_for_user(user_id, "students", is_student)
+
+    @route("/teachers/<user_id>/classes")
+    def get_classes_for_teacher(user_id):
+        return classes_for_user(user_id, "teachers", is_teacher)
 
     @route("/classes/<class_id>/students")
     def get_students_for_class(class_id):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from esp_pipeline.sandbox.districts.model import format_timestamp
 
@@ -23,10 +24,14 @@ Accessor = Callable[[object, RosterStore], object]
 
 
 def ref(collection: str, ref_type: str, sourced_id: str | None) -> dict | None:
-    """Build a GUIDRef whose href is relative to the OneRoster root until rendered."""
+    """Build a GUIDRef whose href is relative to the OneRoster root until rendered.
+
+    The id is percent-encoded in the href, so padded ids (trailing spaces) stay valid URLs.
+    """
     if not sourced_id:
         return None
-    return {"href": f"/{collection}/{sourced_id}", "sourcedId": sourced_id, "type": ref_type}
+    href = f"/{collection}/{quote(sourced_id, safe='')}"
+    return {"href": href, "sourcedId": sourced_id, "type": ref_type}
 
 
 def org_ref(sourced_id: str | None) -> dict | None:
@@ -35,6 +40,13 @@ def org_ref(sourced_id: str | None) -> dict | None:
 
 def session_ref(sourced_id: str | None) -> dict | None:
     return ref("academicSessions", "academicSession", sourced_id)
+
+
+def user_ref(sourced_id: str | None, store: RosterStore) -> dict | None:
+    """Build a GUIDRef to a user, padded when the store's `pad_ids` is set."""
+    if not sourced_id:
+        return None
+    return ref("users", "user", store.user_sourced_id(sourced_id))
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,7 @@ USER = Resource(
     singular="user",
     fields=_common(
         {
+            "sourcedId": lambda r, s: s.user_sourced_id(r.sourced_id),
             "username": lambda r, s: r.username,
             "userIds": lambda r, s: (
                 [{"type": "stateId", "identifier": r.state_id}] if r.state_id else []
@@ -194,7 +207,7 @@ ENROLLMENT = Resource(
     singular="enrollment",
     fields=_common(
         {
-            "user": lambda r, s: ref("users", "user", r.user_id),
+            "user": lambda r, s: user_ref(r.user_id, s),
             "class": lambda r, s: ref("classes", "class", r.class_id),
             "school": lambda r, s: org_ref(r.school_id),
             "role": lambda r, s: r.role,
