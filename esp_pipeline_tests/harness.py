@@ -48,17 +48,20 @@ def sandbox_resources(
     *,
     apply_settings: ApplySettings | None = None,
     sync_policy: SyncPolicy | None = None,
+    timeout_seconds: float = 60.0,
 ) -> dict[str, object]:
     return {
         "eschoolplus": ESchoolPlusResource(
             base_url=sandboxes.oneroster_root,
             consumer_key=sandboxes.eschoolplus_key,
             consumer_secret=sandboxes.eschoolplus_secret,
+            timeout_seconds=timeout_seconds,
         ),
         "schoology": SchoologyResource(
             base_url=sandboxes.schoology_base_url,
             consumer_key=sandboxes.schoology_key,
             consumer_secret=sandboxes.schoology_secret,
+            timeout_seconds=timeout_seconds,
         ),
         "warehouse": WarehouseResource(database=str(database)),
         "mapping_files": MappingFilesResource(directory=str(mappings)),
@@ -82,11 +85,13 @@ class SyncHarness:
     instance: dg.DagsterInstance
     results: list[SyncResult] = field(default_factory=list)
     sync_policy: SyncPolicy | None = None
+    timeout_seconds: float = 60.0
 
     def definitions(self, apply_settings: ApplySettings | None = None) -> dg.Definitions:
         return build_definitions(
             sandbox_resources(self.sandboxes, self.database, self.mappings,
-                              apply_settings=apply_settings, sync_policy=self.sync_policy)
+                              apply_settings=apply_settings, sync_policy=self.sync_policy,
+                              timeout_seconds=self.timeout_seconds)
         )
 
     def sync(

@@ -17,22 +17,26 @@ log = logging.getLogger(__name__)
 class OneRosterClient:
     """Read OneRoster collections with `limit`/`offset` paging."""
 
-    def __init__(self, root_url: str, session: SignedSession, page_size: int = 1000) -> None:
+    def __init__(
+        self, root_url: str, session: SignedSession, page_size: int = 1000, max_empty_pages: int = 3
+    ) -> None:
         self.root_url = root_url.rstrip("/") + "/"
         self.session = session
         self.page_size = page_size
+        self.max_empty_pages = max_empty_pages
 
     def iter_collection(
         self, path: str, envelope: str, *, filter_expression: str | None = None
     ) -> Iterator[dict]:
         """Yield every record of a collection, page by page.
 
-        Paging stops when the server's `X-Total-Count` is reached or a page comes back short;
-        a page that repeats an id already seen is a server ordering fault and raises, because
-        silently skipping it would lose records.
+        Paging stops when the server's `X-Total-Count` is reached (or, without that header, at a
+        short page). A page that repeats an id already seen is a server ordering fault and
+        raises, because silently skipping it would lose records.
         """
         url = urljoin(self.root_url, path.lstrip("/"))
         offset = 0
+        empty_pages = 0
         seen: set[str] = set()
         while True:
             params = {"limit": self.page_size, "offset": offset}
@@ -61,18 +65,22 @@ class OneRosterClient:
                 yield record
             offset += len(page)
             total = response.headers.get("X-Total-Count")
-            if total is not None and total.strip().isdigit():
-                if offset >= int(total):
+            if total is None or not total.strip().isdigit():
+                if len(page) < self.page_size:
                     return
-                if not page:
-                    raise ApiError(
-                        f"GET {path}: empty page at offset {offset} although X-Total-Count "
-                        f"is {total}; the feed was cut short",
-                        method="GET",
-                        url=url,
-                    )
-            elif len(page) < self.page_size:
+                continue
+            if offset >= int(total):
                 return
+            # A short page only moves the offset on; an empty one before the total is reached
+            # is asked for again, then reported, because stopping there would lose records.
+            empty_pages = empty_pages + 1 if not page else 0
+            if empty_pages > self.max_empty_pages:
+                raise ApiError(
+                    f"GET {path}: {empty_pages} empty pages at offset {offset} although "
+                    f"X-Total-Count is {total}; the feed was cut short",
+                    method="GET",
+                    url=url,
+                )
 
     def get_all(self, path: str, envelope: str, **kwargs) -> list[dict]:
         return list(self.iter_collection(path, envelope, **kwargs))
