@@ -23,12 +23,33 @@ from esp_pipeline.sandbox.launch import running_sandboxes
 log = logging.getLogger(__name__)
 
 
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+class SyncFailed(Exception):
+    """A job of the sync failed; the message carries the failing steps' errors."""
+
+
+def run_job(defs: dg.Definitions, name: str, instance: dg.DagsterInstance) -> str:
+    """Run one job in process; return its run id or raise SyncFailed with each step's error."""
+    result = defs.resolve_job_def(name).execute_in_process(
+        instance=instance, run_config=QUIET, raise_on_error=False
+    )
+    if result.success:
+        return result.run_id
+    messages = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            cause = error.cause if error and error.cause else error
+            text = cause.message.strip() if cause else "unknown error"
+            messages.append(f"step {event.step_key} failed:\n{text}")
+    raise SyncFailed(f"{name} failed (run {result.run_id}).\n" + "\n\n".join(messages))
+
+
 def run_sync(defs: dg.Definitions, instance: dg.DagsterInstance) -> tuple[str, str]:
-    """Run the plan job, then the apply job; return both run ids. Raises if either fails."""
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    plan = defs.resolve_job_def("plan_job").execute_in_process(instance=instance, run_config=quiet)
-    apply = defs.resolve_job_def("apply_job").execute_in_process(instance=instance, run_config=quiet)
-    return plan.run_id, apply.run_id
+    """Run the plan job, then the apply job; return both run ids."""
+    return run_job(defs, "plan_job", instance), run_job(defs, "apply_job", instance)
 
 
 def summarise(database: Path, apply_run_id: str) -> str:
@@ -63,14 +84,15 @@ def summarise(database: Path, apply_run_id: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="esp-sync demo",
-        description="Start both sandboxes, run the sync job against them, print a summary of "
-        "what changed, stop the sandboxes, and leave the DuckDB file to inspect.",
+        description="Start both sandboxes, run plan_job and apply_job against them, print a "
+        "summary of what changed, stop the sandboxes, and leave the DuckDB file to inspect.",
     )
     add_district_arguments(parser)
     parser.add_argument("--mappings", type=Path, default=Path("mappings"),
                         help="folder with schools.csv and terms.csv (default %(default)s)")
-    parser.add_argument("--database", type=Path, default=Path("data/esp_pipeline.duckdb"),
-                        help="DuckDB file to write; replaced at start (default %(default)s)")
+    parser.add_argument("--database", type=Path, default=Path("data/demo.duckdb"),
+                        help="DuckDB file of the demo; replaced at start, because each demo "
+                        "starts empty sandboxes (default %(default)s)")
     parser.add_argument("--syncs", type=int, default=2,
                         help="how many syncs to run in a row; the second shows that an "
                         "unchanged SIS makes no changes (default %(default)s)")
@@ -80,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
 
-    district = district_from_arguments(args)
+    district = district_from_arguments(args, parser)
+    for name in ("schools.csv", "terms.csv"):
+        if not (args.mappings / name).is_file():
+            parser.error(f"--mappings {args.mappings}: {name} not found there")
     args.database.parent.mkdir(parents=True, exist_ok=True)
     for stale in (args.database, args.database.with_name(args.database.name + ".wal")):
         stale.unlink(missing_ok=True)
@@ -97,12 +122,18 @@ def main(argv: list[str] | None = None) -> int:
             for number in range(1, args.syncs + 1):
                 writes_before = len(sandboxes.schoology.request_log.writes())
                 started = time.monotonic()
-                _, apply_run_id = run_sync(defs, instance)
+                try:
+                    _, apply_run_id = run_sync(defs, instance)
+                except SyncFailed as error:
+                    print(f"sync {number}: {error}", file=sys.stderr)
+                    return 1
                 writes = len(sandboxes.schoology.request_log.writes()) - writes_before
                 print(f"sync {number}: {time.monotonic() - started:.1f} s, "
                       f"{writes} write requests to Schoology")
                 print(summarise(args.database, apply_run_id))
-    print(f"warehouse left at {args.database} (open it with: duckdb {args.database})")
+    print(f"warehouse left at {args.database}; read it with, for example:\n"
+          f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{args.database}', "
+          f"read_only=True).sql('SELECT * FROM log.sync_log LIMIT 5'))\"")
     return 0
 
 

@@ -113,5 +113,9 @@ class ESchoolPlusResource(dg.ConfigurableResource):
             retry_policy=RetryPolicy(max_attempts=self.max_attempts),
             default_headers={"Accept": "application/json"},
             logger=logger,
+            credentials_hint=(
+                "check ESCHOOLPLUS_CONSUMER_KEY, ESCHOOLPLUS_CONSUMER_SECRET and "
+                "ESCHOOLPLUS_SIGNATURE_METHOD (or the resource config) and the server clock"
+            ),
         )
         return OneRosterClient(self.base_url, session, self.page_size)

@@ -101,6 +101,7 @@ class SignedSession:
         retry_policy: RetryPolicy | None = None,
         default_headers: dict[str, str] | None = None,
         logger: logging.Logger | None = None,
+        credentials_hint: str = "",
     ) -> None:
         self._session = requests.Session()
         self._session.auth = OAuth1(
@@ -111,6 +112,7 @@ class SignedSession:
         self.retry_policy = retry_policy or RetryPolicy()
         self.log = logger or log
         self.request_count = 0
+        self.credentials_hint = credentials_hint
 
     def close(self) -> None:
         self._session.close()
@@ -226,8 +228,14 @@ class SignedSession:
                 method=method,
                 url=url,
             )
+        hint = ""
+        if status == 401 and self.credentials_hint:
+            hint = f" The server rejected the credentials: {self.credentials_hint}."
         raise ApiError(
-            f"{where}: HTTP {status}. Response: {body}", status=status, method=method, url=url
+            f"{where}: HTTP {status}. Response: {body}{hint}",
+            status=status,
+            method=method,
+            url=url,
         )
 
     @staticmethod

@@ -229,5 +229,9 @@ class SchoologyResource(dg.ConfigurableResource):
             retry_policy=RetryPolicy(max_attempts=self.max_attempts),
             default_headers={"Accept": "application/json"},
             logger=logger,
+            credentials_hint=(
+                "check SCHOOLOGY_CONSUMER_KEY, SCHOOLOGY_CONSUMER_SECRET "
+                "(or the resource config) and the server clock"
+            ),
         )
         return SchoologyClient(self.base_url, session, self.page_size)

@@ -10,7 +10,12 @@ import sys
 import threading
 from pathlib import Path
 
-from esp_pipeline.sandbox.districts import District, generate_district, load_clever_folder
+from esp_pipeline.sandbox.districts import (
+    District,
+    DistrictLoadError,
+    generate_district,
+    load_clever_folder,
+)
 from esp_pipeline.sandbox.faults import add_fault_arguments, install_faults
 from esp_pipeline.sandbox.launch import running_sandboxes
 
@@ -29,17 +34,34 @@ def add_district_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=DEMO_SEED,
                         help="seed of the generated district (default %(default)s)")
     parser.add_argument("--students", type=int, default=None,
-                        help="students in the generated district (default: the demo size)")
+                        help="students in the generated district (default 1000, the demo size)")
 
 
-def district_from_arguments(args: argparse.Namespace) -> District:
+def district_from_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -> District:
+    """Load or generate the district the options name; bad options end in parser.error."""
     if args.roster_folder:
-        return load_clever_folder(args.roster_folder)
-    if args.students:
-        return generate_district(
-            seed=args.seed, students=args.students, school_year=DEMO_SCHOOL_YEAR
-        )
-    return generate_district(seed=args.seed, school_year=DEMO_SCHOOL_YEAR)
+        if args.students is not None:
+            parser.error("--students applies to the generated district; leave it out with "
+                         "--roster-folder")
+        folder = args.roster_folder
+        if not folder.is_dir():
+            parser.error(f"--roster-folder {folder}: no such folder. Give the folder that holds "
+                         "schools.csv, teachers.csv, students.csv, sections.csv and "
+                         "enrollments.csv")
+        try:
+            return load_clever_folder(folder)
+        except DistrictLoadError as error:
+            parser.error(f"--roster-folder {folder}: {error}")
+    if args.students is not None and args.students < 1:
+        parser.error(f"--students {args.students}: give a positive number of students")
+    try:
+        if args.students:
+            return generate_district(
+                seed=args.seed, students=args.students, school_year=DEMO_SCHOOL_YEAR
+            )
+        return generate_district(seed=args.seed, school_year=DEMO_SCHOOL_YEAR)
+    except ValueError as error:
+        parser.error(str(error))
 
 
 def write_env_file(path: Path, environment: dict[str, str]) -> None:
@@ -59,8 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         "the environment variables that point the pipeline at them.",
     )
     add_district_arguments(parser)
-    parser.add_argument("--eschoolplus-port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--schoology-port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--eschoolplus-port", type=int, default=0,
+                        help="port of the sandbox eSchoolPLUS (default 0: a free port)")
+    parser.add_argument("--schoology-port", type=int, default=0,
+                        help="port of the sandbox Schoology (default 0: a free port)")
     parser.add_argument("--schoology-rate-limit", type=int, default=50,
                         help="Schoology credits per 5 s per key; GET costs 1, writes 3; "
                         "0 turns limiting off (default %(default)s)")
@@ -73,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    district = district_from_arguments(args)
+    district = district_from_arguments(args, parser)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with running_sandboxes(
@@ -92,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.env_file:
             write_env_file(args.env_file, environment)
             print(f"# wrote {args.env_file}", flush=True)
-        print("# serving; press Ctrl-C to stop", flush=True)
+        print("# serving; stop with Ctrl-C or SIGTERM", flush=True)
         try:
             while not stop.wait(0.5):
                 pass
