@@ -1189,6 +1189,19 @@ def test_user_grades_timestamp_paged_by_enrollment(gradebook):
     assert [(row["grade"], row["timestamp"]) for row in rows] == [(50, later)]
 
 
+def test_user_grades_after_section_period_change(gradebook):
+    book = gradebook
+    uid_a = book.client.state.find_user(school_uid="S-A")["id"]
+    moved = book.client.put(f"sections/{book.section_id}", json={"grading_periods": [book.q2]})
+
+    response = book.client.get(f"users/{uid_a}/grades")
+
+    assert moved.status_code == 204
+    assert response.status_code == 200
+    periods = [p["period_id"] for p in response.json()["section"][0]["period"]]
+    assert periods == [f"p{book.q2}", "other", f"p{book.q1}"]
+
+
 def test_user_grades_unknown_user_is_404(schoology):
     assert schoology.get("users/42/grades").status_code == 404
 

@@ -187,7 +187,13 @@ def _user_section_grades(
         title = state.get_grading_period(period_id)["title"] if period_id else "Other"
         groups[key] = {"period_id": key, "period_title": title, "assignment": []}
     for _, item, record in rows:
-        groups[period_key(item["grading_period"])]["assignment"].append(
+        key = period_key(item["grading_period"])
+        if key not in groups:
+            # The section no longer lists the item's grading period (a section PUT changed its
+            # grading_periods), so the item gets a group of its own after the section's periods.
+            period = state.get_grading_period(item["grading_period"])
+            groups[key] = {"period_id": key, "period_title": period["title"], "assignment": []}
+        groups[key]["assignment"].append(
             grade_row_view(enrollment["id"], item, record, gradebook, links(), config())
         )
     periods = [
