@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 import dagster as dg
 from pydantic import Field
 
-from esp_pipeline.resources.http import ApiError, RetryPolicy, SignedSession, json_body
+from esp_pipeline.resources.http import ApiError, SignedSession, json_body, session_for
 
 log = logging.getLogger(__name__)
 
@@ -105,15 +105,10 @@ class ESchoolPlusResource(dg.ConfigurableResource):
     max_attempts: int = Field(default=6, description="Attempts per request before giving up.")
 
     def get_client(self, logger: logging.Logger | None = None) -> OneRosterClient:
-        session = SignedSession(
-            self.consumer_key,
-            self.consumer_secret,
-            signature_method=self.signature_method,
-            timeout_seconds=self.timeout_seconds,
-            retry_policy=RetryPolicy(max_attempts=self.max_attempts),
-            default_headers={"Accept": "application/json"},
-            logger=logger,
-            credentials_hint=(
+        session = session_for(
+            self,
+            logger,
+            (
                 "check ESCHOOLPLUS_CONSUMER_KEY, ESCHOOLPLUS_CONSUMER_SECRET and "
                 "ESCHOOLPLUS_SIGNATURE_METHOD (or the resource config) and the server clock"
             ),

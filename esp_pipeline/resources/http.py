@@ -251,3 +251,17 @@ class SignedSession:
                 method="GET",
                 url=response.url,
             ) from error
+
+
+def session_for(resource, logger: logging.Logger | None, credentials_hint: str) -> SignedSession:
+    """Build the SignedSession a resource's fields describe (key, secret, method, limits)."""
+    return SignedSession(
+        resource.consumer_key,
+        resource.consumer_secret,
+        signature_method=resource.signature_method,
+        timeout_seconds=resource.timeout_seconds,
+        retry_policy=RetryPolicy(max_attempts=resource.max_attempts),
+        default_headers={"Accept": "application/json"},
+        logger=logger,
+        credentials_hint=credentials_hint,
+    )

@@ -12,10 +12,10 @@ from pydantic import Field
 
 from esp_pipeline.resources.http import (
     ApiError,
-    RetryPolicy,
     SignedSession,
     WriteOutcomeUnknown,
     json_body,
+    session_for,
 )
 
 log = logging.getLogger(__name__)
@@ -221,15 +221,10 @@ class SchoologyResource(dg.ConfigurableResource):
     max_attempts: int = Field(default=6, description="Attempts per request before giving up.")
 
     def get_client(self, logger: logging.Logger | None = None) -> SchoologyClient:
-        session = SignedSession(
-            self.consumer_key,
-            self.consumer_secret,
-            signature_method=self.signature_method,
-            timeout_seconds=self.timeout_seconds,
-            retry_policy=RetryPolicy(max_attempts=self.max_attempts),
-            default_headers={"Accept": "application/json"},
-            logger=logger,
-            credentials_hint=(
+        session = session_for(
+            self,
+            logger,
+            (
                 "check SCHOOLOGY_CONSUMER_KEY, SCHOOLOGY_CONSUMER_SECRET "
                 "(or the resource config) and the server clock"
             ),
