@@ -1,9 +1,9 @@
 """Safety gates computed from the plans: deletion thresholds and empty or short SIS feeds.
 
-Each gate is an asset check with ERROR severity, so the UI shows a failed gate in red, and its
-decision lands in provisioning.gates, which the apply job reads and obeys: a failed deletion gate
-blocks that building's deactivations while creates and updates still apply, and a failed feed
-gate blocks every change in that building. The checks are not Dagster-blocking (`blocking=True`),
+Each gate is an asset check with ERROR severity, so the UI shows a failed gate in red. Its
+decision lands in provisioning.gates, which the apply job reads and obeys. A failed deletion gate
+blocks that building's deactivations while creates and updates still apply. A failed feed gate
+blocks every change in that building. The checks are not Dagster-blocking (`blocking=True`),
 because that fails the whole plan run, and then neither the schedule's apply nor the creates and
 updates that the gate should let through would run.
 """

@@ -15,7 +15,7 @@ GROUP = "mappings"
 
 
 class MappingFilesResource(dg.ConfigurableResource):
-    """Where the district's mapping CSV files live."""
+    """Folder of the district's mapping CSV files."""
 
     directory: str = Field(
         default="mappings", description="Folder holding schools.csv and terms.csv."

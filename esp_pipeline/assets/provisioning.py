@@ -2,9 +2,9 @@
 
 Each plan is a DuckDB table of rows (plan_run_id, scope, action, sis_key, schoology_id, payload,
 changed_fields, reason) that a person can read before the apply job sends anything. Objects are
-identified by the SIS key they came from: users by `school_uid`, courses by `course_code` (the SIS
-course id, unique across the district), sections by `section_school_code` (the SIS section key),
-grading periods by title, enrollments by section key and user key. New objects have no Schoology
+identified by the SIS key they came from. Users have `school_uid`, courses `course_code` (the SIS
+course id, unique across the district) and sections `section_school_code` (the SIS section key).
+Grading periods go by title, enrollments by section key and user key. New objects have no Schoology
 id yet, so payloads name their parents by these keys and the apply job resolves them to ids.
 
 Data prep runs inside the user plan on every sync: an SIS user without a Schoology account of
@@ -279,7 +279,7 @@ def desired_users(con) -> tuple[pd.DataFrame, pd.DataFrame]:
     users["role_id"] = users["role"].map(lambda r: role_ids.get(SIS_ROLE_TO_SCHOOLOGY_ROLE[r]))
 
     # Policy for usernames shared by several SIS users: none of them gets it, because Schoology
-    # usernames are logins and picking one holder would be arbitrary; all are reported.
+    # usernames are logins and picking one holder would be arbitrary. All of them are reported.
     shared = users["username"].notna() & users.duplicated("username", keep=False)
     exceptions = [
         {"sis_key": k, "severity": "warning",

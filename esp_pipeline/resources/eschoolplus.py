@@ -71,8 +71,8 @@ class OneRosterClient:
                 continue
             if offset >= int(total):
                 return
-            # A short page only moves the offset on; an empty one before the total is reached
-            # is asked for again, then reported, because stopping there would lose records.
+            # A short page only moves the offset on. An empty page before the total is reached is
+            # requested again and then reported, because stopping there would lose records.
             empty_pages = empty_pages + 1 if not page else 0
             if empty_pages > self.max_empty_pages:
                 raise ApiError(

@@ -2,9 +2,9 @@
 
 Every attempt is signed anew (OAuth 1.0a nonces are single-use, so a resent header is a replay).
 Retries follow one rule: a request is repeated only when repeating it cannot apply a change twice.
-Reads and idempotent writes retry on transport errors, 429 and 5xx; a non-idempotent write retries
-only on 429, which both vendors send before doing any work, and otherwise raises
-WriteOutcomeUnknown so that the caller reconciles against the target's state.
+Reads and idempotent writes retry on transport errors, 429 and 5xx. A non-idempotent write retries
+only on 429, which both vendors send before doing any work. Any other failure of such a write
+raises WriteOutcomeUnknown, so that the caller reconciles against the target's state.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 # Schoology rejects a bulk call of more than 50 items as a whole.
 MAX_BULK_ITEMS = 50
-# Schoology caps a page at 200 rows whatever `limit` asks for.
+# Schoology caps a page at 200 rows whatever `limit` requests.
 MAX_PAGE_SIZE = 200
 
 
@@ -152,7 +152,7 @@ class SchoologyClient:
         """Send `items` in chunks of 50 and yield one result per item, in input order.
 
         `request_keys` wrap the items, e.g. ("users", "user") for `{"users": {"user": [...]}}`.
-        A 207 answer is not a success by itself: each item carries its own `response_code`.
+        A 207 response is not a success by itself: each item carries its own `response_code`.
         """
         for start in range(0, len(items), MAX_BULK_ITEMS):
             chunk = list(items[start : start + MAX_BULK_ITEMS])
@@ -181,12 +181,12 @@ class SchoologyClient:
             )
 
     def _write_body(self, method: str, path: str, response) -> dict:
-        """Parse a write's answer; a body cut off leaves the write's outcome unknown."""
+        """Parse a write's response; a body cut off leaves the write's outcome unknown."""
         try:
             return json_body(response)
         except ValueError as error:
             raise WriteOutcomeUnknown(
-                f"{method} {path}: the answer to a write is not complete JSON ({error}); "
+                f"{method} {path}: the response to a write is not complete JSON ({error}); "
                 "the server may have applied it",
                 status=response.status_code,
                 method=method,
