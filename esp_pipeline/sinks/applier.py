@@ -1,7 +1,7 @@
 """The ledger-backed writer behind the apply job's ops.
 
 `Applier` sends plan rows in chunks, records one sync-log row per API outcome, keeps
-`log.owned` and `log.ledger` in step, and holds rows behind failed gates.
+`log.owned` and `log.ledger` in step, and keeps back the rows behind failed gates.
 """
 
 import json
@@ -251,6 +251,7 @@ class Applier:
         self.con.execute("BEGIN TRANSACTION")
         for name, frame in frames.items():
             self.con.register(name, frame)
+
         self.con.execute(
             f"INSERT INTO log.sync_log ({', '.join(SYNC_LOG_FIELDS)}) SELECT * FROM log_rows"
         )
@@ -266,6 +267,7 @@ class Applier:
             "INSERT OR REPLACE INTO log.ledger (plan_run_id, entity, action, sis_key, state, "
             "schoology_id, apply_run_id) SELECT * FROM ledger_rows"
         )
+
         for name in frames:
             self.con.unregister(name)
         self.con.execute("COMMIT")
@@ -288,7 +290,7 @@ class Applier:
         """Send (sis_key, schoology_id, item) rows in chunks of 50 through `call`.
 
         A chunk whose outcome is unknown, and items that fail with a transient code, are sent
-        again (up to `item_attempts` times); the keys make resending safe. `already_done` tells
+        again (up to `item_attempts` times). The keys make resending safe. `already_done` tells
         a failure that means the change is in place (a 404 on a removal, say) from a real one.
         """
         for start in range(0, len(rows), MAX_BULK_ITEMS):
