@@ -31,6 +31,8 @@ from .resources import ACADEMIC_SESSION, CLASS, COURSE, ENROLLMENT, ORG, USER
 from .sessions import derive_grading_periods
 from .store import RosterStore
 from .views import Views, error_response, json_response
+from .webapp import WebApplication, web_blueprint
+from .webconfig import WebConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,12 @@ class ESchoolPlusSandbox:
     is changed in place; derived grading periods are served without being added to it.
     """
 
-    def __init__(self, district: District, config: ESchoolPlusConfig | None = None) -> None:
+    def __init__(
+        self,
+        district: District,
+        config: ESchoolPlusConfig | None = None,
+        web_config: WebConfig | None = None,
+    ) -> None:
         self.config = config or ESchoolPlusConfig()
         self.store = RosterStore(
             district,
@@ -53,6 +60,8 @@ class ESchoolPlusSandbox:
         )
         self.gradebook = Gradebook(self.store, self.config)
         self.request_log = RequestLog()
+        # The cookie-session web application (Download/Upload Definitions).
+        self.web = WebApplication(self.store, web_config)
         self.auth = Authenticator(self.config)
         self.rate_limiter = TokenBucket(
             capacity=self.config.rate_limit_capacity,
@@ -154,8 +163,9 @@ def create_app(sandbox: ESchoolPlusSandbox) -> Flask:
         g.started = time.perf_counter()
         g.items = 0
         g.consumer_key = None
-        if request.endpoint == "oauth2_token":
-            # The token endpoint authenticates the client itself.
+        if request.endpoint == "oauth2_token" or sandbox.web.owns_path(request.path):
+            # The token endpoint authenticates the client itself, and the web application
+            # uses its own cookie login.
             return None
         try:
             uris = request_uris(_signed_url(), request.host, scheme=request.scheme)
@@ -233,6 +243,8 @@ def create_app(sandbox: ESchoolPlusSandbox) -> Flask:
         if status != 200:
             log.info("token request rejected with %d: %s", status, body)
         return Response(body, status=status, headers=headers)
+
+    app.register_blueprint(web_blueprint(sandbox.web), url_prefix=sandbox.web.config.base_path)
 
     roots = [config.oneroster_path]
     if config.serve_bare_root and config.base_path != config.oneroster_path:
