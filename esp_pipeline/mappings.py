@@ -178,19 +178,63 @@ def read_school_mappings(path: PathArg) -> list[SchoolMapping]:
     columns, blank required values, invalid flags or building ids, and an SIS school id that
     appears on more than one line. Two SIS schools may share a Schoology building.
     """
+    mappings, problems = _school_rows_and_problems(path)
+    if problems:
+        raise MappingFileError(path, _sorted(problems))
+    return mappings
+
+
+def validate_school_mappings(
+    path: PathArg, sis_school_ids: Iterable[str], building_ids: Iterable[str]
+) -> list[SchoolMapping]:
+    """Read schools.csv and check it against the SIS schools and the Schoology buildings.
+
+    Raises one MappingFileError with every problem: those read_school_mappings finds, and, for
+    each row that reads cleanly, an SIS school id the SIS lacks or a building Schoology lacks.
+    """
+    display_path = str(path)
+    mappings, problems = _school_rows_and_problems(path)
+    try:
+        check_schools_against_sis(mappings, sis_school_ids, path)
+    except MappingFileError as error:
+        problems.extend(error.problems)
+    known_buildings = sorted({str(b) for b in building_ids})
+    for mapping in mappings:
+        if mapping.schoology_building_id in known_buildings:
+            continue
+        problems.append(
+            Problem(
+                display_path,
+                mapping.line,
+                "schoology_building_id",
+                mapping.schoology_building_id,
+                "Schoology has no building with this id.",
+                "Use one of the building ids Schoology lists (the schoology/buildings asset): "
+                + _listed(known_buildings) + ".",
+            )
+        )
+    if problems:
+        raise MappingFileError(path, _sorted(problems))
+    return mappings
+
+
+def _listed(ids: list[str]) -> str:
+    shown = ", ".join(ids[:MAX_LISTED_IDS])
+    if len(ids) > MAX_LISTED_IDS:
+        shown += f" and {len(ids) - MAX_LISTED_IDS} more"
+    return shown or "(none)"
+
+
+def _school_rows_and_problems(path: PathArg) -> tuple[list[SchoolMapping], list[Problem]]:
     display_path = str(path)
     rows, problems = _read_table(path, SCHOOLS_LAYOUT)
-
     mappings: list[SchoolMapping] = []
     for row in rows or []:
         mapping = _parse_school_row(display_path, row, problems)
         if mapping is not None:
             mappings.append(mapping)
     problems.extend(_find_duplicate_schools(display_path, mappings))
-
-    if problems:
-        raise MappingFileError(path, _sorted(problems))
-    return mappings
+    return mappings, problems
 
 
 def read_term_mappings(path: PathArg) -> list[TermMapping]:

@@ -133,7 +133,7 @@ BAD_FILES = {
         schools(SCHOOL_10, "20,999999,yes,yes,yes,Riverside Middle School"),
         (
             "{path}, line 3, column schoology_building_id",
-            "building 999999 does not exist in Schoology",
+            "Schoology has no building with this id",
             "{b10}, {b20}",
             '{path}, line 3, column schoology_building_id, value "999999"',
             "Fix:",
@@ -300,23 +300,8 @@ BAD_FILES = {
     ),
 }
 
-TERMS_FILE_GAP = (
-    "A bad terms.csv fails mappings/terms, but provisioning/user_plan does not depend on it, so "
-    "the run still writes provisioning.user_plan, data_prep_report and exceptions: a "
-    "half-written plan beside the other plans of an earlier run."
-)
-KNOWN_GAPS = {
-    "building_not_in_schoology": (
-        "The unknown-building message from the mappings/schools asset has no "
-        '\'value "999999"\' part and no "Fix:" label, unlike every other mapping-file problem.'
-    ),
-    "format_and_reference_problems": (
-        "The SIS school and Schoology building checks run only after schools.csv has no format "
-        "problems, so one run reports only the invalid flag on line 2, and the unknown "
-        "building (line 3) and unknown school (line 4) wait for later runs."
-    ),
-    **{name: TERMS_FILE_GAP for name, case in BAD_FILES.items() if case.name == "terms.csv"},
-}
+# Cases the pipeline still gets wrong; each one listed here is expected to fail.
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def bad_file_params(names: Iterable[str]) -> list:
@@ -570,9 +555,6 @@ def assert_quarantined(harness: SyncHarness, entity: str, sourced_id: str, rule:
     assert rows[0][3] == detail
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'The quarantine detail is "role student", which does not say that given_name is the '
-    "blank field; a blank family_name gets the same detail."))
 def test_user_without_given_name(sis):
     district = sis.sandboxes.eschoolplus.district
     student = student_with_classes(district)
@@ -629,9 +611,6 @@ def test_class_with_unknown_course(sis):
                        "class whose course or school is unknown", "course 10-NOPE, school 10")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'The quarantine detail for a class with no terms is "terms " with nothing after it; the '
-    'other rules write "(blank)" for a missing value.'))
 def test_class_without_terms(sis):
     district = sis.sandboxes.eschoolplus.district
     school_class = class_with_students(district)

@@ -254,7 +254,12 @@ extract_tables = [_build_extract_asset(spec) for spec in EXTRACTS]
 # of failing the whole table.
 QUARANTINE_RULES = {
     "user without given or family name": """
-        SELECT 'user', sourced_id, 'role ' || coalesce(role, '?') FROM eschoolplus.users
+        SELECT 'user', sourced_id,
+               CASE WHEN given_name IS NULL AND family_name IS NULL
+                    THEN 'given_name and family_name blank'
+                    WHEN given_name IS NULL THEN 'given_name blank'
+                    ELSE 'family_name blank' END
+        FROM eschoolplus.users
         WHERE status = 'active' AND (given_name IS NULL OR family_name IS NULL)""",
     "teacher without a staff identifier": """
         SELECT 'user', sourced_id, 'identifier blank' FROM eschoolplus.users
@@ -284,7 +289,8 @@ QUARANTINE_RULES = {
             OR c.course_sourced_id NOT IN (SELECT sourced_id FROM eschoolplus.courses)
             OR c.school_sourced_id NOT IN (SELECT sourced_id FROM eschoolplus.orgs))""",
     "class without a known term": """
-        SELECT 'class', c.sourced_id, 'terms ' || coalesce(array_to_string(c.term_sourced_ids, ','), '')
+        SELECT 'class', c.sourced_id,
+               'terms ' || coalesce(nullif(array_to_string(c.term_sourced_ids, ','), ''), '(blank)')
         FROM eschoolplus.classes c
         WHERE c.status = 'active' AND (
             len(coalesce(c.term_sourced_ids, [])) = 0

@@ -48,20 +48,9 @@ def schools(
         ).fetchall()]
         building_ids = {r[0] for r in con.execute("SELECT id FROM schoology.buildings").fetchall()}
     try:
-        rows = mapping_csv.read_school_mappings(path)
-        mapping_csv.check_schools_against_sis(rows, sis_schools, path)
+        rows = mapping_csv.validate_school_mappings(path, sis_schools, building_ids)
     except mapping_csv.MappingFileError as error:
         raise _fail(error) from error
-
-    unknown = [r for r in rows if r.schoology_building_id not in building_ids]
-    if unknown:
-        lines = [
-            f"{path}, line {r.line}, column schoology_building_id: building "
-            f"{r.schoology_building_id} does not exist in Schoology. Use one of the ids listed "
-            f"in the schoology/buildings asset ({', '.join(sorted(building_ids))})."
-            for r in unknown
-        ]
-        raise dg.Failure(description="\n".join(lines), metadata={"file": str(path)})
 
     frame = pd.DataFrame([
         {"sis_school_id": r.sis_school_id, "schoology_building_id": r.schoology_building_id,

@@ -348,8 +348,10 @@ def match_by_email(
     key=[GROUP, "user_plan"],
     group_name=GROUP,
     kinds={"duckdb"},
+    # terms.csv is not read here, but a plan run with a bad terms.csv must write no plan at all.
     deps=[_key("eschoolplus", "users"), _key("eschoolplus", "quarantine"),
-          _key("mappings", "schools"), _key("schoology", "users"), _key("schoology", "roles")],
+          _key("mappings", "schools"), _key("mappings", "terms"), _key("schoology", "users"),
+          _key("schoology", "roles")],
     description="Students and teachers keyed by school_uid (the SIS id), with data-prep links.",
 )
 def user_plan(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
