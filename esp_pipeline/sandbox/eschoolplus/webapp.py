@@ -19,7 +19,7 @@ District scripts drive this ASP.NET MVC application with one cookie jar. Routes,
     POST /Utility/UploadFile                   multipart file into the user's directory
     POST /Utility/RunUpload                    JSON, RunMode V (verify) or R (run)
 
-Pages behind the login answer a 302 redirect to the login page when the session is missing or
+Pages behind the login return a 302 redirect to the login page when the session is missing or
 has been idle for `session_idle_seconds`; JSON endpoints report validation problems as
 `{"PageState": 1, "ValidationErrorMessages": [{"message": ...}]}`.
 """
@@ -264,7 +264,7 @@ def web_blueprint(web: WebApplication) -> Blueprint:
         target = request.full_path.rstrip("?")
         return redirect(f"{base}/Account/LogOn?ReturnUrl={quote(target, safe='')}", code=302)
 
-    def refuse_permission(permission: str, user: WebUser) -> Response:
+    def permission_denied(permission: str, user: WebUser) -> Response:
         log.info("web user %s lacks %s for %s", user.username, permission, request.path)
         message = (
             f"User {user.username} does not have read/write access to the {permission} "
@@ -287,7 +287,7 @@ def web_blueprint(web: WebApplication) -> Blueprint:
                     return login_redirect()
                 g.consumer_key = session.user.username
                 if permission is not None and permission not in session.user.permissions:
-                    return refuse_permission(permission, session.user)
+                    return permission_denied(permission, session.user)
                 return view(session, *args, **kwargs)
 
             return wrapper
@@ -405,7 +405,8 @@ def web_blueprint(web: WebApplication) -> Blueprint:
             )
             reports = []
             if _flag(args.get("includeReports"), False):
-                limit = int(args.get("maximumNumberOfReports") or -1)
+                limit_text = str(args.get("maximumNumberOfReports") or "-1")
+                limit = int(limit_text) if re.fullmatch(r"-?\d+", limit_text) else -1
                 chosen = files if limit < 0 else files[:limit]
                 reports = [
                     {
@@ -523,6 +524,8 @@ def web_blueprint(web: WebApplication) -> Blueprint:
             return jsonify({"success": False,
                             "message": f"SearchType {fields.get('SearchType')!r} cannot be saved here."})
         for deleted in fields.get("Deleted") or []:
+            if not isinstance(deleted, dict):
+                continue
             keys = {str(k.get("Key", "")).lower(): str(k.get("Value", ""))
                     for k in deleted.get("Keys") or [] if isinstance(k, dict)}
             if "interface_id" in keys:
@@ -556,16 +559,16 @@ def web_blueprint(web: WebApplication) -> Blueprint:
         return dt.datetime.combine(day, clock_time, tzinfo=config.zone)
 
     def check_class(fields: dict, expected: str, messages: list[str]) -> None:
-        given = str(fields.get("TaskScheduler.CurrentTask.Classname") or "")
-        if given == expected:
+        class_name = str(fields.get("TaskScheduler.CurrentTask.Classname") or "")
+        if class_name == expected:
             return
-        if given.split(".")[-1] == expected.split(".")[-1]:
+        if class_name.split(".")[-1] == expected.split(".")[-1]:
             messages.append(
-                f"Task class '{given}' does not exist on this server; this version runs "
+                f"Task class '{class_name}' does not exist on this server; this version runs "
                 f"'{expected}'."
             )
         else:
-            messages.append(f"Task class '{given}' is not valid here; expected '{expected}'.")
+            messages.append(f"Task class '{class_name}' is not valid here; expected '{expected}'.")
 
     def find_definition(interface_id: object, kind: str, messages: list[str]):
         error = interface_id_error(interface_id)

@@ -16,7 +16,7 @@ PERMISSION_RESPONSES = ("forbidden", "validation", "redirect")
 class WebUser:
     """One eSchoolPLUS login.
 
-    `permissions` names the security resources the user holds read/write on: RUNLOAD
+    `permissions` names the security resources the user has read/write access to: RUNLOAD
     (System > Utilities, needed to run definitions and upload files) and LOADDEFS (System >
     Setup And Configuration, needed to save or delete definitions). `databases` limits the
     environment databases the user may pick; None allows all of them.
@@ -142,5 +142,5 @@ class WebConfig:
 
     def find_user(self, username: str) -> WebUser | None:
         """Return the user with this login name, compared without regard to case."""
-        wanted = username.strip().lower()
-        return next((user for user in self.users if user.username.lower() == wanted), None)
+        name = username.strip().lower()
+        return next((user for user in self.users if user.username.lower() == name), None)

@@ -81,6 +81,16 @@ def interface_id_error(interface_id: object) -> str | None:
     return None
 
 
+def _order(value: object, default: int, label: str, messages: list[str]) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        messages.append(f"{label}: order {value!r} must be a whole number.")
+        return default
+
+
 def _flag(value: object) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "y", "yes", "1")
@@ -146,6 +156,7 @@ def _parse_header(
 ) -> Header | None:
     label = f"Header {raw.get('HeaderId') or position}"
     start = len(messages)
+
     if raw.get("InterfaceId") not in (None, interface_id):
         messages.append(
             f"{label}: InterfaceId '{raw.get('InterfaceId')}' does not match the definition's "
@@ -159,6 +170,7 @@ def _parse_header(
     delimiter = raw.get("DelimitChar")
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         messages.append(f"{label}: DelimitChar must be exactly one character, got {delimiter!r}.")
+
     affected = str(raw.get("TableAffected") or "").strip()
     if affected.lower() not in TABLE_AFFECTED:
         messages.append(f"{label}: TableAffected '{affected}' is not a table that definitions can use.")
@@ -168,10 +180,12 @@ def _parse_header(
             f"{label}: the sandbox does not model table '{affected}'; it models reg, reg_staff, "
             "reg_building, schd_ms and schd_stu_crs_dates."
         )
+
     details = raw.get("InterfaceDetails")
     if not isinstance(details, list) or not details:
         messages.append(f"{label}: InterfaceDetails must list at least one column.")
         details = []
+    order = _order(raw.get("HeaderOrder"), position, label, messages)
     columns = [
         column
         for number, detail in enumerate(details, start=1)
@@ -181,9 +195,10 @@ def _parse_header(
         _check_upload_columns(label, table, columns, messages)
     if len(messages) > start or table is None:
         return None
+
     return Header(
         header_id=str(raw.get("HeaderId") or position),
-        order=int(raw.get("HeaderOrder") or position),
+        order=order,
         file_name=file_name,
         delimiter=delimiter,
         table=table,
@@ -199,11 +214,12 @@ def _parse_detail(
     if not isinstance(detail, dict):
         messages.append(f"{label}, field {number}: each InterfaceDetails entry must be an object.")
         return None
-    order = int(detail.get("FieldOrder") or number)
+    order = _order(detail.get("FieldOrder"), number, f"{label}, field {number}", messages)
     table_name = str(detail.get("TableName") or "").strip().lower()
     column_name = str(detail.get("ColumnName") or "").strip()
     literal = detail.get("Literal")
     override = detail.get("ColumnOverride")
+
     if literal not in (None, ""):
         return Column(order, column_name, None, str(literal))
     if override not in (None, ""):
@@ -211,6 +227,7 @@ def _parse_detail(
         if quoted:
             return Column(order, column_name, None, quoted.group(1).replace("''", "'"))
         column_name = str(override).strip()
+
     detail_table = find_table(table_name)
     if detail_table is None:
         messages.append(f"{label}, field {number}: table '{table_name}' is not a known table.")

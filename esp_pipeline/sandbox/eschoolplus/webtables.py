@@ -269,8 +269,8 @@ class Condition:
             return value is None or text == ""
         if self.operator == "IS NOT NULL":
             return not (value is None or text == "")
-        wanted = {v.strip().lower() for v in self.values}
-        found = text.lower() in wanted
+        expected_values = {v.strip().lower() for v in self.values}
+        found = text.lower() in expected_values
         return not found if self.operator == "<>" else found
 
 
