@@ -115,7 +115,7 @@ def test_renamed_student_is_updated_in_place(small):
     student = students(small.sandboxes.eschoolplus.district)[0]
     before = users_by_school_uid(small)[student]
     small.sandboxes.eschoolplus.update_user(student, given_name="Zoë", family_name="O'Neil-Ng",
-                                            username="zoe.oneilng")
+                                            username="zoe.oneilng", email="zoe.oneilng@example.org")
 
     result = small.sync()
 
@@ -123,8 +123,9 @@ def test_renamed_student_is_updated_in_place(small):
     assert after["id"] == before["id"]
     assert (after["name_first"], after["name_last"], after["username"]) == (
         "Zoë", "O'Neil-Ng", "zoe.oneilng")
+    assert after["primary_email"] == "zoe.oneilng@example.org"
     assert small.query("SELECT action, changed_fields FROM provisioning.user_plan") == [
-        ("update", "name_first,name_last,username")]
+        ("update", "name_first,name_last,username,primary_email")]
     assert result.write_requests == 1
 
 
@@ -360,3 +361,16 @@ def test_bom_crlf_and_padded_ids_read_correctly(tmp_path):
         assert users["0001234"]["building_id"] == building
         sections = harness.sandboxes.schoology.state.sections()
         assert [s["section_school_code"] for s in sections] == ["S1"]
+
+
+def test_dry_run_writes_nothing(small):
+    result = small.sync(ApplySettings(dry_run=True))
+
+    assert result.write_requests == 0
+    assert result.apply.success
+    outcomes = small.query("SELECT DISTINCT outcome FROM log.sync_log")
+    assert outcomes == [("dry_run",)]
+    planned = sum(small.plan_counts().values())
+    logged = small.query("SELECT count(*) FROM log.sync_log")[0][0]
+    assert logged == planned
+    assert small.query("SELECT count(*) FROM log.owned") == [(0,)]

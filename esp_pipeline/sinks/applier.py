@@ -219,6 +219,19 @@ class Applier:
             self.context.log.error("%s %s %s failed (HTTP %s): %s", entity, action, sis_key,
                                    code, message[:300])
 
+    def unresolved(self, entity: str, sis_key: str, method: str, endpoint: str,
+                   message: str) -> None:
+        """Record a create whose parent has no Schoology id yet.
+
+        In a dry run the parent is never created, so the row is what the run would send.
+        """
+        if self.dry_run:
+            self.record(entity, "create", sis_key, None, method, endpoint, None, "dry_run",
+                        "would send once its parent exists")
+        else:
+            self.record(entity, "create", sis_key, None, method, endpoint, None, "failed",
+                        message)
+
     def intend(self, entity: str, action: str, keys: Sequence[str]) -> None:
         """Mark rows as about to be sent, committed before the request goes out."""
         self._ledger_rows.extend((self.plan_run_id, entity, action, k, "intended", None,

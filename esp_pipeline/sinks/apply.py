@@ -143,10 +143,9 @@ def apply_sections(context: dg.OpExecutionContext, schoology: SchoologyResource,
                 continue
             course_id = course_ids.get(r.payload["course_code"])
             if course_id is None:
-                applier.record("section", "create", r.sis_key, None, "POST",
-                               "courses/{id}/sections", None, "failed",
-                               f"course {r.payload['course_code']} has no Schoology id; "
-                               "see the course step's failures")
+                applier.unresolved("section", r.sis_key, "POST", "courses/{id}/sections",
+                                   f"course {r.payload['course_code']} has no Schoology id; "
+                                   "see the course step's failures")
                 continue
             by_course[course_id].append((r.sis_key, None, section_item(r.payload)))
         for course_id, rows in by_course.items():
@@ -235,9 +234,8 @@ def apply_enrollments(context: dg.OpExecutionContext, schoology: SchoologyResour
             uid = user_ids.get(r.payload["school_uid"])
             if section_id is None or uid is None:
                 missing = "section" if section_id is None else "user"
-                applier.record("enrollment", "create", r.sis_key, None, "POST", "enrollments",
-                               None, "failed",
-                               f"the {missing} has no Schoology id; see that step's failures")
+                applier.unresolved("enrollment", r.sis_key, "POST", "enrollments",
+                                   f"the {missing} has no Schoology id; see that step's failures")
                 continue
             creates.append((r.sis_key, None, {"realm": "section", "section_id": int(section_id),
                                               "uid": int(uid), "admin": int(r.payload["admin"]),
