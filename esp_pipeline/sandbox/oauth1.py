@@ -75,6 +75,9 @@ class OAuth1Verifier:
     past_window_seconds: int = 600
     future_window_seconds: int = 300
     monotonic_timestamps: bool = False
+    # False: a nonce is single-use per consumer whatever the timestamp (eSchoolPLUS logs every
+    # nonce); True: only the nonce and timestamp pair is (RFC 5849 section 3.3 allows either).
+    nonce_per_timestamp: bool = True
     nonce_memory_seconds: int = 5400
     _seen: dict[tuple[str, str, str], float] = field(default_factory=dict)
     _latest_timestamp: dict[str, int] = field(default_factory=dict)
@@ -120,7 +123,9 @@ class OAuth1Verifier:
         # A seen nonce is rejected before the signature is checked, so a client that follows a
         # redirect with its old header gets the replay message, as from Schoology, rather than
         # "invalid signature" for the new URL.
-        nonce_key = (consumer.key, request.timestamp, request.nonce)
+        nonce_key = (
+            consumer.key, request.timestamp if self.nonce_per_timestamp else "", request.nonce
+        )
         with self._lock:
             if nonce_key in self._seen:
                 return VerifyResult(False, REPLAY_MESSAGE, consumer.key)

@@ -906,3 +906,21 @@ class TestESchoolPlusKeys:
         assert by_teacher[co_teacher]["status"] == "tobedeleted"
         assert by_teacher[co_teacher]["endDate"] == left.isoformat()
         assert by_teacher[primary]["status"] == "active"
+
+
+def test_eschoolplus_nonce_single_use_across_timestamps():
+    """A nonce sent again with a new timestamp is a replay for eSchoolPLUS: it logs every nonce."""
+    sandbox = ESchoolPlusSandbox(
+        generate_district(seed=1, schools=1, students=5, school_year=2027),
+        ESchoolPlusConfig(consumer_key="key", consumer_secret="secret"),
+    )
+    with sandbox.serve() as server:
+        url = server.url + sandbox.oneroster_path + "/orgs"
+        now = int(time.time())
+        statuses = []
+        for timestamp in (now, now + 1):
+            client = Client("key", "secret", nonce="fixednonce123", timestamp=str(timestamp))
+            signed_url, headers, _ = client.sign(url)
+            statuses.append(requests.get(signed_url, headers=headers, timeout=10).status_code)
+    assert statuses[0] == 200
+    assert statuses[1] == 401

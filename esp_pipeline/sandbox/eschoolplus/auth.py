@@ -57,6 +57,7 @@ class Authenticator:
             },
             past_window_seconds=config.past_window_seconds,
             future_window_seconds=config.future_window_seconds,
+            nonce_per_timestamp=config.nonce_per_timestamp,
         )
         self.oauth2 = OAuth2Provider(self.profiles, config.oauth2_token_lifetime_seconds)
         self.token_path = config.token_path
