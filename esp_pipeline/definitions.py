@@ -29,6 +29,8 @@ def resources_from_environment() -> dict[str, object]:
             consumer_key=dg.EnvVar("ESCHOOLPLUS_CONSUMER_KEY"),
             consumer_secret=dg.EnvVar("ESCHOOLPLUS_CONSUMER_SECRET"),
             signature_method=os.environ.get("ESCHOOLPLUS_SIGNATURE_METHOD", "HMAC-SHA1"),
+            auth_method=os.environ.get("ESCHOOLPLUS_AUTH_METHOD", "oauth1"),
+            token_url=os.environ.get("ESCHOOLPLUS_TOKEN_URL", ""),
         ),
         "schoology": SchoologyResource(
             base_url=dg.EnvVar("SCHOOLOGY_BASE_URL"),

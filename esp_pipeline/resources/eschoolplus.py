@@ -9,7 +9,16 @@ from urllib.parse import urljoin
 import dagster as dg
 from pydantic import Field
 
-from esp_pipeline.resources.http import ApiError, SignedSession, json_body, session_for
+from esp_pipeline.resources.http import (
+    ApiError,
+    ClientCredentialsAuth,
+    SignedSession,
+    json_body,
+    session_for,
+)
+
+# OneRoster 1.1 scope that rostering reads need when the profile uses OAuth 2.0.
+ROSTER_READONLY_SCOPE = "https://purl.imsglobal.org/spec/or/v1p1/scope/roster.readonly"
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +112,36 @@ class ESchoolPlusResource(dg.ConfigurableResource):
     page_size: int = Field(default=1000, description="Records per page (the `limit` parameter).")
     timeout_seconds: float = Field(default=60.0, description="Per-request timeout in seconds.")
     max_attempts: int = Field(default=6, description="Attempts per request before giving up.")
+    auth_method: str = Field(
+        default="oauth1",
+        description="oauth1 (signed requests, the eSchoolPLUS default) or oauth2 (client "
+        "credentials bearer token), as the API profile is set.",
+    )
+    token_url: str = Field(
+        default="",
+        description="OAuth 2.0 token endpoint from the profile's integration details; only for "
+        "auth_method oauth2.",
+    )
+    scopes: list[str] = Field(
+        default_factory=lambda: [ROSTER_READONLY_SCOPE],
+        description="OAuth 2.0 scopes to request; only for auth_method oauth2.",
+    )
 
     def get_client(self, logger: logging.Logger | None = None) -> OneRosterClient:
+        auth = None
+        if self.auth_method == "oauth2":
+            if not self.token_url:
+                raise ValueError(
+                    "eschoolplus resource: auth_method is oauth2 but token_url is empty; set "
+                    "ESCHOOLPLUS_TOKEN_URL to the token endpoint from the API profile"
+                )
+            auth = ClientCredentialsAuth(self.token_url, self.consumer_key,
+                                         self.consumer_secret, self.scopes, self.timeout_seconds)
+        elif self.auth_method != "oauth1":
+            raise ValueError(
+                f"eschoolplus resource: auth_method {self.auth_method!r} is invalid; use oauth1 "
+                "or oauth2"
+            )
         session = session_for(
             self,
             logger,
@@ -112,5 +149,6 @@ class ESchoolPlusResource(dg.ConfigurableResource):
                 "check ESCHOOLPLUS_CONSUMER_KEY, ESCHOOLPLUS_CONSUMER_SECRET and "
                 "ESCHOOLPLUS_SIGNATURE_METHOD (or the resource config) and the server clock"
             ),
+            auth,
         )
         return OneRosterClient(self.base_url, session, self.page_size)

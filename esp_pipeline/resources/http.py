@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import requests
+from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth1
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
@@ -88,6 +92,67 @@ def json_body(response: requests.Response) -> dict:
     return response.json() if response.content else {}
 
 
+class ClientCredentialsAuth(requests.auth.AuthBase):
+    """OAuth 2.0 client-credentials bearer auth that fetches a token and renews it on expiry.
+
+    The token is fetched with the client credentials grant and kept until `renew_margin_seconds` before it
+    expires; `invalidate()` drops it, so a 401 on an expired token costs one new token.
+    """
+
+    def __init__(self, token_url: str, client_id: str, client_secret: str,
+                 scopes: Sequence[str] = (), timeout_seconds: float = 60.0,
+                 renew_margin_seconds: float = 30.0) -> None:
+        parts = urlsplit(token_url)
+        if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(
+                f"OAuth 2.0 token URL {redact_url(token_url)} is not HTTPS; the client secret "
+                "would travel in clear text. Use the https:// address from the API profile."
+            )
+        self.token_url = token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.scopes = list(scopes)
+        self.timeout_seconds = timeout_seconds
+        self.renew_margin_seconds = renew_margin_seconds
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None
+
+    def _bearer(self) -> str:
+        with self._lock:
+            if self._token is None or time.time() >= self._expires_at:
+                client = BackendApplicationClient(client_id=self.client_id, scope=self.scopes)
+                # The request is built and its answer checked by oauthlib; requests sends it,
+                # so that the loopback sandbox (plain HTTP) works as the real HTTPS host does.
+                response = requests.post(
+                    self.token_url,
+                    data=client.prepare_request_body(scope=self.scopes or None),
+                    auth=(self.client_id, self.client_secret),
+                    headers={"Accept": "application/json"},
+                    timeout=self.timeout_seconds,
+                )
+                if response.status_code != 200:
+                    raise ApiError(
+                        f"POST {redact_url(self.token_url)}: HTTP {response.status_code} for the "
+                        f"OAuth 2.0 token. Response: {response.text[:300]}",
+                        status=response.status_code, method="POST", url=self.token_url,
+                    )
+                token = client.parse_request_body_response(response.text, scope=self.scopes)
+                lifetime = float(token.get("expires_in") or 3600)
+                self._token = token["access_token"]
+                margin = min(self.renew_margin_seconds, lifetime / 2)
+                self._expires_at = time.time() + lifetime - margin
+            return self._token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._bearer()}"
+        return request
+
+
 class SignedSession:
     """A requests session that signs each attempt with two-legged OAuth 1.0a."""
 
@@ -102,9 +167,10 @@ class SignedSession:
         default_headers: dict[str, str] | None = None,
         logger: logging.Logger | None = None,
         credentials_hint: str = "",
+        auth: requests.auth.AuthBase | None = None,
     ) -> None:
         self._session = requests.Session()
-        self._session.auth = OAuth1(
+        self._session.auth = auth or OAuth1(
             consumer_key, consumer_secret, signature_method=signature_method
         )
         self._session.headers.update(default_headers or {})
@@ -113,6 +179,7 @@ class SignedSession:
         self.log = logger or log
         self.request_count = 0
         self.credentials_hint = credentials_hint
+        self._renewed = False
 
     def close(self) -> None:
         self._session.close()
@@ -207,6 +274,14 @@ class SignedSession:
             ) from error
 
         status = response.status_code
+        invalidate = getattr(self._session.auth, "invalidate", None)
+        if status == 401 and invalidate is not None and not self._renewed:
+            # A bearer token may have expired early; fetch a new one and try once more.
+            invalidate()
+            self._renewed = True
+            raise TransientError(f"{where}: HTTP 401 with a bearer token; renewing it",
+                                 status=status, method=method, url=url)
+        self._renewed = False
         if status in ok_statuses or status in allow_statuses:
             if method == "GET" and status == 200:
                 self._check_json(response, where)
@@ -253,7 +328,8 @@ class SignedSession:
             ) from error
 
 
-def session_for(resource, logger: logging.Logger | None, credentials_hint: str) -> SignedSession:
+def session_for(resource, logger: logging.Logger | None, credentials_hint: str,
+                auth: requests.auth.AuthBase | None = None) -> SignedSession:
     """Build the SignedSession a resource's fields describe (key, secret, method, limits)."""
     return SignedSession(
         resource.consumer_key,
@@ -264,4 +340,5 @@ def session_for(resource, logger: logging.Logger | None, credentials_hint: str) 
         default_headers={"Accept": "application/json"},
         logger=logger,
         credentials_hint=credentials_hint,
+        auth=auth,
     )
