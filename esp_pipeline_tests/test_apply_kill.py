@@ -31,7 +31,7 @@ def district():
 
 @pytest.fixture(scope="module")
 def clean(district, tmp_path_factory):
-    """The state and write count of a sync that nobody interrupts."""
+    """The state and write count of an uninterrupted sync."""
     folder = tmp_path_factory.mktemp("clean")
     with sync_harness(district, folder / "mappings", folder) as harness:
         write_mappings(district, harness.sandboxes, harness.mappings)
