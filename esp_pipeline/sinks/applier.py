@@ -249,39 +249,46 @@ class Applier:
         if not (self._log_rows or self._owned_rows or self._disowned_rows or self._ledger_rows):
             return
         # DuckDB inserts row by row through executemany are slow; a registered frame is one scan.
-        frames = {
-            "log_rows": pd.DataFrame(self._log_rows, columns=SYNC_LOG_FIELDS),
-            "owned_rows": pd.DataFrame(self._owned_rows,
-                                       columns=["entity", "sis_key", "schoology_id", "run_id"]),
-            "disowned_rows": pd.DataFrame(self._disowned_rows, columns=["entity", "sis_key"]),
-            # Later rows of the same key win, so keep only the last one per key.
-            "ledger_rows": pd.DataFrame(
+        # Only buffers that hold rows are written: most flushes carry ledger rows alone.
+        statements = []
+        if self._log_rows:
+            statements.append((
+                "log_rows", pd.DataFrame(self._log_rows, columns=SYNC_LOG_FIELDS),
+                f"INSERT INTO log.sync_log ({', '.join(SYNC_LOG_FIELDS)}) SELECT * FROM log_rows",
+            ))
+        if self._owned_rows:
+            statements.append((
+                "owned_rows",
+                pd.DataFrame(self._owned_rows,
+                             columns=["entity", "sis_key", "schoology_id", "run_id"]),
+                "INSERT OR REPLACE INTO log.owned (entity, sis_key, schoology_id, run_id) "
+                "SELECT * FROM owned_rows",
+            ))
+        if self._disowned_rows:
+            statements.append((
+                "disowned_rows", pd.DataFrame(self._disowned_rows, columns=["entity", "sis_key"]),
+                "DELETE FROM log.owned o USING disowned_rows d "
+                "WHERE o.entity = d.entity AND o.sis_key = d.sis_key",
+            ))
+        if self._ledger_rows:
+            ledger = pd.DataFrame(
                 self._ledger_rows,
                 columns=["plan_run_id", "entity", "action", "sis_key", "state", "schoology_id",
                          "apply_run_id"],
-            ).drop_duplicates(["plan_run_id", "entity", "action", "sis_key"], keep="last"),
-        }
+            )
+            # Later rows of the same key win, so keep only the last one per key.
+            ledger = ledger.drop_duplicates(["plan_run_id", "entity", "action", "sis_key"],
+                                            keep="last")
+            statements.append((
+                "ledger_rows", ledger,
+                "INSERT OR REPLACE INTO log.ledger (plan_run_id, entity, action, sis_key, state, "
+                "schoology_id, apply_run_id) SELECT * FROM ledger_rows",
+            ))
+
         self.con.execute("BEGIN TRANSACTION")
-        for name, frame in frames.items():
+        for name, frame, sql in statements:
             self.con.register(name, frame)
-
-        self.con.execute(
-            f"INSERT INTO log.sync_log ({', '.join(SYNC_LOG_FIELDS)}) SELECT * FROM log_rows"
-        )
-        self.con.execute(
-            "INSERT OR REPLACE INTO log.owned (entity, sis_key, schoology_id, run_id) "
-            "SELECT * FROM owned_rows"
-        )
-        self.con.execute(
-            "DELETE FROM log.owned o USING disowned_rows d "
-            "WHERE o.entity = d.entity AND o.sis_key = d.sis_key"
-        )
-        self.con.execute(
-            "INSERT OR REPLACE INTO log.ledger (plan_run_id, entity, action, sis_key, state, "
-            "schoology_id, apply_run_id) SELECT * FROM ledger_rows"
-        )
-
-        for name in frames:
+            self.con.execute(sql)
             self.con.unregister(name)
         self.con.execute("COMMIT")
         self._log_rows, self._owned_rows, self._disowned_rows = [], [], []
