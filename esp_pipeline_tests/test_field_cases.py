@@ -374,3 +374,35 @@ def test_dry_run_writes_nothing(small):
     logged = small.query("SELECT count(*) FROM log.sync_log")[0][0]
     assert logged == planned
     assert small.query("SELECT count(*) FROM log.owned") == [(0,)]
+
+
+def test_emptied_username_is_cleared_once(small):
+    small.sync()
+    student = students(small.sandboxes.eschoolplus.district)[2]
+    small.sandboxes.eschoolplus.update_user(student, username="")
+
+    small.sync()
+    second = small.sync()
+
+    assert users_by_school_uid(small)[student]["username"] == ""
+    assert second.write_requests == 0
+
+
+def test_term_row_for_unknown_school_stops(small):
+    terms = small.mappings / "terms.csv"
+    with open(terms, "a", encoding="utf-8") as handle:
+        handle.write("2027,S2,Extra Semester,99\n")
+
+    result = small.sync(raise_on_error=False)
+
+    assert result.write_requests == 0
+    assert result.apply is None
+    failure = result.plan.failure_data_for_node("mappings__terms").error.message
+    assert 'column sis_school_id, value "99"' in failure
+    assert "The SIS has no school with id 99." in failure
+
+
+def test_gate_override_rejects_unknown_entity():
+    with pytest.raises(ValueError) as failure:
+        ApplySettings(pass_deletion_gates=["users"])
+    assert "users is not a gated entity" in str(failure.value)

@@ -109,8 +109,22 @@ def terms(
     path = mapping_files.path("terms.csv")
     with warehouse.get_connection() as con:
         in_use = con.execute(TERMS_IN_USE_SQL).df()
+        sis_schools = {r[0] for r in con.execute(
+            "SELECT sourced_id FROM eschoolplus.orgs WHERE type = 'school'"
+        ).fetchall()}
     try:
         rows = mapping_csv.read_term_mappings(path)
+        unknown = [
+            mapping_csv.Problem(
+                str(path), r.line, "sis_school_id", r.sis_school_id,
+                f"The SIS has no school with id {r.sis_school_id}.",
+                "Use an SIS school id (" + ", ".join(sorted(sis_schools)) + "), or leave the "
+                "column blank to apply the row to every school.",
+            )
+            for r in rows if r.sis_school_id is not None and r.sis_school_id not in sis_schools
+        ]
+        if unknown:
+            raise mapping_csv.MappingFileError(path, unknown)
         mapping_csv.check_terms_against_sis(
             rows,
             [(r.sis_school_id, r.school_year, r.term_code) for r in in_use.itertuples()],

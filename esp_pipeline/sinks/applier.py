@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from esp_pipeline.resources.http import ApiError, TransientError, WriteOutcomeUnknown, json_body
 from esp_pipeline.resources.schoology import (
@@ -29,6 +29,7 @@ SYNC_LOG_FIELDS = ["run_id", "entity", "action", "sis_key", "schoology_id", "htt
 USER_SEND_FIELDS = ["school_uid", "name_first", "name_middle", "name_last", "username",
                     "primary_email", "role_id", "building_id", "additional_buildings"]
 REMOVAL_ACTIONS = {"deactivate", "delete"}
+GATED_ENTITIES = {"user", "section", "enrollment"}
 # Per-item codes worth sending again in the same run: the server refused or failed the item.
 RETRYABLE_ITEM_CODES = {429, 500, 502, 503, 504}
 EMAIL_PATTERN = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
@@ -67,6 +68,17 @@ class ApplySettings(dg.ConfigurableResource):
     item_attempts: int = Field(
         default=3, description="Attempts per chunk when Schoology fails items transiently."
     )
+
+    @field_validator("pass_deletion_gates")
+    @classmethod
+    def _known_entities(cls, entities: list[str]) -> list[str]:
+        unknown = sorted(set(entities) - GATED_ENTITIES)
+        if unknown:
+            raise ValueError(
+                f"pass_deletion_gates: {', '.join(unknown)} is not a gated entity; use "
+                f"{', '.join(sorted(GATED_ENTITIES))}"
+            )
+        return entities
 
 
 def redact(message: str) -> str:
@@ -151,9 +163,20 @@ class Applier:
         return held
 
     def record_overrides(self) -> None:
-        """Write one sync-log row per failed gate this run passes on purpose."""
+        """Write one sync-log row per failed gate this run passes on purpose.
+
+        An override that matches no failed gate is logged as a warning, so a mistyped building
+        id does not pass silently.
+        """
         if not table_exists(self.con, "provisioning.gates"):
             return
+        failed_scopes = {r[0] for r in self.con.execute(
+            "SELECT scope FROM provisioning.gates WHERE gate = 'feed' AND NOT passed").fetchall()}
+        for building in self.settings.pass_feed_gates:
+            if building not in failed_scopes:
+                self.context.log.warning(
+                    "pass_feed_gates lists building %s, but no feed gate failed there; it has "
+                    "no effect", building)
         for gate, entity, scope, message in self.con.execute(
             "SELECT gate, entity, scope, message FROM provisioning.gates WHERE NOT passed"
         ).fetchall():

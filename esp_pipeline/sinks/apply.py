@@ -179,14 +179,18 @@ def apply_users(context: dg.OpExecutionContext, schoology: SchoologyResource,
         applier = Applier(context, client, con, apply_settings)
         plan = applier.plan("user")
 
-        def user_item(payload: dict) -> dict:
+        def user_item(payload: dict, clear_blanks: bool) -> dict:
             item = {f: payload.get(f) for f in USER_SEND_FIELDS}
+            if clear_blanks:
+                # An update must send a field the SIS emptied as "", because a field left out
+                # keeps its old value in Schoology and the plan would ask for it again forever.
+                return {**{f: "" if v is None else v for f, v in item.items()}, "synced": 1}
             return drop_none({**item, "synced": 1})
 
         def rows_for(*actions: str, extra: dict | None = None, with_id: bool = True):
             return [(r.sis_key, r.schoology_id,
-                     {**({"id": r.schoology_id} if with_id else {}), **user_item(r.payload),
-                      **(extra or {})})
+                     {**({"id": r.schoology_id} if with_id else {}),
+                      **user_item(r.payload, clear_blanks=with_id), **(extra or {})})
                     for r in plan.itertuples() if r.action in actions]
 
         applier.send("user", "create", rows_for("create", extra={"email_login_info": 0},
