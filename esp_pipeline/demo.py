@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
 
+    if args.syncs < 1:
+        parser.error(f"--syncs {args.syncs}: give at least 1")
     district = district_from_arguments(args, parser)
     for name in ("schools.csv", "terms.csv"):
         if not (args.mappings / name).is_file():

@@ -239,8 +239,9 @@ class Applier:
             self._ledger_rows.append((self.plan_run_id, entity, action, sis_key, state,
                                       schoology_id, self.run_id))
         if outcome == "failed":
-            self.context.log.error("%s %s %s failed (HTTP %s): %s", entity, action, sis_key,
-                                   code, message[:300])
+            status = f"HTTP {code}" if code is not None else "not sent"
+            self.context.log.error("%s %s %s failed (%s): %s", entity, action, sis_key,
+                                   status, message[:300])
 
     def unresolved(self, entity: str, sis_key: str, method: str, endpoint: str,
                    message: str) -> None:

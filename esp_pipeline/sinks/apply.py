@@ -295,9 +295,11 @@ def report_apply(context: dg.OpExecutionContext, warehouse: DuckDBResource) -> N
     })
     bad = summary[summary["outcome"].isin(["failed", "unknown", "held"])]
     if len(bad):
+        dry_run = bool((summary["outcome"] == "dry_run").any())
+        rest = ("This was a dry run, so nothing was sent." if dry_run else
+                "Everything else was applied, and the next sync plans the remainder again.")
         lines = [f"{int(bad['n'].sum())} plan items did not apply; see log.sync_log for run "
-                 f"{context.run.run_id} (outcome failed, unknown or held). Everything else was "
-                 "applied, and the next sync plans the remainder again."]
+                 f"{context.run.run_id} (outcome failed, unknown or held). {rest}"]
         lines += [f"held: {message}" for (message,) in held]
         raise dg.Failure(
             description="\n".join(lines),
