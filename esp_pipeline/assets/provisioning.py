@@ -7,10 +7,9 @@ course id, unique across the district) and sections `section_school_code` (the S
 Grading periods go by title, enrollments by section key and user key. New objects have no Schoology
 id yet, so payloads name their parents by these keys and the apply job resolves them to ids.
 
-Data prep runs inside the user plan on every sync: an SIS user without a Schoology account of
-the same `school_uid` is linked to an existing account that has no `school_uid` and the same
-e-mail and a compatible role, when exactly one such account exists and no other SIS user claims
-it. Names are never used to match. Ambiguous matches are neither linked nor created.
+Data prep runs inside the user plan on every sync. An SIS user without a Schoology account of
+the same `school_uid` is linked to an existing account that has no `school_uid`, the same e-mail
+and a compatible role. The link needs exactly one such account that no other SIS user claims. Names are never used to match. Ambiguous matches are neither linked nor created.
 """
 
 import dagster as dg

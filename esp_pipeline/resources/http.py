@@ -95,8 +95,8 @@ def json_body(response: requests.Response) -> dict:
 class ClientCredentialsAuth(requests.auth.AuthBase):
     """OAuth 2.0 client-credentials bearer auth that fetches a token and renews it on expiry.
 
-    The token is fetched with the client credentials grant and kept until `renew_margin_seconds` before it
-    expires; `invalidate()` drops it, so a 401 on an expired token costs one new token.
+    The token is fetched with the client credentials grant and kept until `renew_margin_seconds`
+    before it expires. `invalidate()` drops it, so a 401 on an expired token costs one new token.
     """
 
     def __init__(self, token_url: str, client_id: str, client_secret: str,
@@ -126,7 +126,7 @@ class ClientCredentialsAuth(requests.auth.AuthBase):
         with self._lock:
             if self._token is None or time.time() >= self._expires_at:
                 client = BackendApplicationClient(client_id=self.client_id, scope=self.scopes)
-                # The request is built and its answer checked by oauthlib; requests sends it,
+                # oauthlib builds the request and checks the response, and requests sends it,
                 # so that the loopback sandbox (plain HTTP) works as the real HTTPS host does.
                 response = requests.post(
                     self.token_url,

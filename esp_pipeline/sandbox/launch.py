@@ -37,7 +37,7 @@ class RunningSandboxes:
         return f"{self.schoology_server.url}/v1"
 
     def environment(self) -> dict[str, str]:
-        """The variables the pipeline reads, pointing at these sandboxes."""
+        """Return the variables the pipeline reads, pointing at these sandboxes."""
         return {
             "ESCHOOLPLUS_BASE_URL": self.oneroster_root,
             "ESCHOOLPLUS_CONSUMER_KEY": self.eschoolplus_key,
@@ -49,7 +49,7 @@ class RunningSandboxes:
 
 
 def schoology_buildings(district: District) -> list[dict[str, str]]:
-    """One Schoology building per SIS school, as a fresh tenant set up for the district has."""
+    """Return one Schoology building per SIS school, as a fresh district tenant has."""
     return [{"title": school.name, "building_code": school.sourced_id} for school in district.schools]
 
 

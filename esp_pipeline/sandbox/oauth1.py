@@ -75,8 +75,8 @@ class OAuth1Verifier:
     past_window_seconds: int = 600
     future_window_seconds: int = 300
     monotonic_timestamps: bool = False
-    # False: a nonce is single-use per consumer whatever the timestamp (eSchoolPLUS logs every
-    # nonce); True: only the nonce and timestamp pair is (RFC 5849 section 3.3 allows either).
+    # False: a nonce is single-use per consumer whatever the timestamp, as eSchoolPLUS logs every
+    # nonce. True: only the nonce and timestamp pair is single-use (RFC 5849 allows either).
     nonce_per_timestamp: bool = True
     nonce_memory_seconds: int = 5400
     _seen: dict[tuple[str, str, str], float] = field(default_factory=dict)

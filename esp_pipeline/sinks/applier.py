@@ -334,7 +334,7 @@ class Applier:
         """Send (sis_key, schoology_id, item) rows in chunks of 50 through `call`.
 
         A chunk whose outcome is unknown, and items that fail with a transient code, are sent
-        again (up to `item_attempts` times). The keys make resending safe. `already_done` tells
+        again (up to `item_attempts` times). The keys make resending safe. `already_done` separates
         a failure that means the change is in place (a 404 on a removal, say) from a real one.
         """
         for start in range(0, len(rows), MAX_BULK_ITEMS):

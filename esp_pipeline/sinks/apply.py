@@ -6,7 +6,7 @@ per API outcome. Writes go through a ledger: each chunk is marked `intended` bef
 and started again skips what is `done` and resends what was only `intended`. Resending is safe
 because every create is keyed: users, courses, sections and enrollments go out with
 `update_existing=1` (an upsert on school_uid, course_code, section code, or section and user), a
-grading period title is unique, and a delete or deactivation that already happened answers 404.
+grading period title is unique, and a delete or deactivation that already happened returns 404.
 """
 
 from collections import defaultdict

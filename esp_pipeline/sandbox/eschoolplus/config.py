@@ -70,7 +70,7 @@ class ESchoolPlusConfig:
     profiles: list[ConsumerProfile] = field(default_factory=list)
     district_code: str = "SANDBOX"
     past_window_seconds: int = 600
-    # Whether a nonce may come back with another timestamp; the eSchoolPLUS API logs each nonce
+    # Whether a nonce may come back with another timestamp. The eSchoolPLUS API logs each nonce
     # and treats it as single-use, so by default it may not.
     nonce_per_timestamp: bool = False
     future_window_seconds: int = 300
